@@ -1,0 +1,1 @@
+"""ServiceBay: customer engagement for auto-service shops."""

@@ -1,0 +1,53 @@
+"""The JSON API: one NinjaAPI under /api/v1 that mounts every app's router."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+
+from servicebay.core.api_auth import API_AUTH
+from servicebay.core.errors import DomainError, django_validation_detail
+from servicebay.core.pagination import InvalidCursor
+
+api = NinjaAPI(
+    title="ServiceBay API",
+    version="1",
+    description=(
+        "Customers, vehicles, appointments, job cards and the engagement features of ServiceBay. "
+        "Authenticate with a session (browser) or `Authorization: Bearer <api key>`. Lists are "
+        "keyset-paginated: pass the `next_cursor` you received as `cursor`."
+    ),
+    auth=API_AUTH,
+    urls_namespace="api",
+)
+
+
+@api.exception_handler(DomainError)
+def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.as_detail()}, status=exc.status_code)
+
+
+@api.exception_handler(InvalidCursor)
+def on_invalid_cursor(request: HttpRequest, exc: InvalidCursor) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.as_detail()}, status=422)
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return api.create_response(request, {"detail": django_validation_detail(exc)}, status=422)
+
+
+@api.exception_handler(ObjectDoesNotExist)
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(request, {"detail": "Not found."}, status=404)
+
+
+def _mount_routers() -> None:
+    from servicebay.shop.api import router as shop_router
+
+    api.add_router("/", shop_router)
+
+
+_mount_routers()

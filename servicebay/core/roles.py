@@ -1,0 +1,87 @@
+"""Roles, the permissions they grant, and the API-key scopes that grant the same permissions.
+
+One table says who may do what; views, API endpoints and tests all read it, so a rule cannot be
+changed in one place and forgotten in another. Staff get roles through Django groups named after
+the role; a superuser holds every role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    ADVISOR = "advisor", "Service advisor"
+    TECHNICIAN = "technician", "Technician"
+    MANAGER = "manager", "Manager"
+    MARKETING = "marketing", "Marketing"
+    ADMIN = "admin", "Administrator"
+
+
+A, T, M, MK, AD = Role.ADVISOR, Role.TECHNICIAN, Role.MANAGER, Role.MARKETING, Role.ADMIN
+
+# permission -> roles that hold it
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "shop.view": frozenset({A, T, M, MK, AD}),
+    "customers.write": frozenset({A, M, AD}),
+    "vehicles.write": frozenset({A, M, AD}),
+    "appointments.write": frozenset({A, M, AD}),
+    "jobcards.write": frozenset({A, T, M, AD}),
+    "jobcards.manage": frozenset({A, M, AD}),  # complete, close, cancel, reopen
+    "notes.write": frozenset({A, T, M, AD}),
+    "catalog.write": frozenset({M, AD}),
+    "locations.write": frozenset({AD}),
+    "apikeys.manage": frozenset({AD}),
+}
+
+# API-key scope -> permissions it grants. A key never gets more than its scopes say.
+SCOPES: dict[str, frozenset[str]] = {
+    "read": frozenset({"shop.view"}),
+    "write": frozenset(
+        {
+            "shop.view",
+            "customers.write",
+            "vehicles.write",
+            "appointments.write",
+            "jobcards.write",
+            "jobcards.manage",
+            "notes.write",
+        }
+    ),
+    "catalog": frozenset({"shop.view", "catalog.write"}),
+    "export": frozenset(),
+    "pii": frozenset(),
+}
+
+
+def user_roles(user) -> frozenset[Role]:
+    """The roles a signed-in user holds (cached on the user object for the request)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    cached = getattr(user, "_servicebay_roles", None)
+    if cached is not None:
+        return cached
+    if user.is_superuser:
+        roles = frozenset(Role)
+    else:
+        names = set(user.groups.values_list("name", flat=True))
+        roles = frozenset(role for role in Role if role.value in names)
+    user._servicebay_roles = roles
+    return roles
+
+
+def roles_grant(roles: Iterable[Role], permission: str) -> bool:
+    allowed = PERMISSIONS[permission]
+    return any(role in allowed for role in roles)
+
+
+def scopes_grant(scopes: Iterable[str], permission: str) -> bool:
+    if permission not in PERMISSIONS:
+        raise KeyError(permission)
+    return any(permission in SCOPES.get(scope, ()) for scope in scopes)
+
+
+def user_can(user, permission: str) -> bool:
+    return roles_grant(user_roles(user), permission)
