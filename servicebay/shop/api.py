@@ -6,8 +6,7 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
-from pydantic import Field
+from ninja import Query, Router, Schema, Status
 
 from servicebay.core.api_auth import actor_of, require
 from servicebay.core.errors import DomainError
@@ -60,7 +59,7 @@ from .schemas import (
 
 router = Router()
 
-Limit = Field(50, ge=1, le=200)
+Limit = Query(50, ge=1, le=200, description="Page size.")
 
 
 def _page(qs, *, order, cursor, limit, scope) -> dict:
@@ -109,7 +108,7 @@ def customer_create(request: HttpRequest, payload: CustomerIn):
     if location_id is not None:
         data["home_location"] = _get(Location, location_id, "home_location_id")
     customer = services.customer_create(actor=actor_of(request), **data)
-    return 201, selectors.customer_get(customer_id=customer.pk)
+    return Status(201, selectors.customer_get(customer_id=customer.pk))
 
 
 @router.get("/customers/{customer_id}", response={200: CustomerDetailOut, **ERRORS}, tags=["customers"])
@@ -144,7 +143,7 @@ def customer_vehicles(request: HttpRequest, customer_id: int, cursor: str | None
 def vehicle_create(request: HttpRequest, customer_id: int, payload: VehicleIn):
     require(request, "vehicles.write")
     customer = get_object_or_404(Customer, pk=customer_id)
-    return 201, services.vehicle_create(customer=customer, actor=actor_of(request), **payload.dict())
+    return Status(201, services.vehicle_create(customer=customer, actor=actor_of(request), **payload.dict()))
 
 
 @router.get("/customers/{customer_id}/notes", response={200: NotePage, **ERRORS}, tags=["notes"])
@@ -159,7 +158,7 @@ def note_list(request: HttpRequest, customer_id: int, cursor: str | None = None,
 def note_add(request: HttpRequest, customer_id: int, payload: NoteIn):
     require(request, "notes.write")
     customer = get_object_or_404(Customer, pk=customer_id)
-    return 201, services.note_add(customer=customer, actor=actor_of(request), **payload.dict())
+    return Status(201, services.note_add(customer=customer, actor=actor_of(request), **payload.dict()))
 
 
 class NotePinIn(Schema):
@@ -217,7 +216,7 @@ def service_template_create(request: HttpRequest, payload: ServiceTemplateIn):
     require(request, "catalog.write")
     if ServiceTemplate.objects.filter(code=payload.code).exists():
         raise DomainError("A service with this code exists.", field="code")
-    return 201, services.service_template_create(**payload.dict())
+    return Status(201, services.service_template_create(**payload.dict()))
 
 
 @router.put("/service-templates/{template_id}", response={200: ServiceTemplateOut, **ERRORS}, tags=["catalog"])
@@ -240,7 +239,7 @@ def part_create(request: HttpRequest, payload: PartIn):
     require(request, "catalog.write")
     if Part.objects.filter(sku=payload.sku).exists():
         raise DomainError("A part with this SKU exists.", field="sku")
-    return 201, services.part_create(**payload.dict())
+    return Status(201, services.part_create(**payload.dict()))
 
 
 @router.put("/parts/{part_id}", response={200: PartOut, **ERRORS}, tags=["catalog"])
@@ -287,7 +286,7 @@ def appointment_book(request: HttpRequest, payload: AppointmentIn):
         services=templates,
         notes=payload.notes,
     )
-    return 201, appointment
+    return Status(201, appointment)
 
 
 @router.get("/appointments/{appointment_id}", response={200: AppointmentOut, **ERRORS}, tags=["appointments"])
@@ -335,7 +334,7 @@ def job_card_open(request: HttpRequest, payload: JobCardIn):
         ),
         odometer_in=payload.odometer_in,
     )
-    return 201, selectors.job_card_get(job_card_id=card.pk)
+    return Status(201, selectors.job_card_get(job_card_id=card.pk))
 
 
 @router.get("/job-cards/{job_card_id}", response={200: JobCardDetailOut, **ERRORS}, tags=["job cards"])
@@ -358,7 +357,7 @@ def job_line_add(request: HttpRequest, job_card_id: int, payload: JobLineIn):
         ),
         **data,
     )
-    return 201, line
+    return Status(201, line)
 
 
 def _line(job_card_id: int, line_id: int) -> JobLine:
@@ -377,7 +376,7 @@ def job_line_update(request: HttpRequest, job_card_id: int, line_id: int, payloa
 def job_line_remove(request: HttpRequest, job_card_id: int, line_id: int):
     require(request, "jobcards.write")
     services.job_line_remove(line=_line(job_card_id, line_id), actor=actor_of(request))
-    return 204, None
+    return Status(204, None)
 
 
 # Who may make which move: technicians start work; completing, closing, cancelling and

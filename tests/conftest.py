@@ -1,0 +1,52 @@
+import os
+
+import pytest
+
+from tests import factories
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    return f"servicebay database: {engine}"
+
+
+@pytest.fixture
+def location(db):
+    return factories.make_location()
+
+
+@pytest.fixture
+def customer(db, location):
+    return factories.make_customer(home_location=location)
+
+
+@pytest.fixture
+def vehicle(customer):
+    return factories.make_vehicle(customer)
+
+
+@pytest.fixture
+def advisor(db):
+    return factories.make_user("advisor")
+
+
+@pytest.fixture
+def manager(db):
+    return factories.make_user("manager")
+
+
+@pytest.fixture
+def technician(db):
+    return factories.make_user("technician")
+
+
+@pytest.fixture
+def advisor_client(client, advisor):
+    client.force_login(advisor)
+    return client
+
+
+def on_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
