@@ -45,9 +45,21 @@ def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 
 def _mount_routers() -> None:
+    from servicebay.customer360.api import router as customer360_router
+    from servicebay.loyalty.api import router as loyalty_router
+    from servicebay.messaging.api import router as messaging_router
+    from servicebay.segments.api import router as segments_router
     from servicebay.shop.api import router as shop_router
+    from servicebay.visits.api import router as visits_router
+    from servicebay.warehouse.api import router as warehouse_router
 
     api.add_router("/", shop_router)
+    api.add_router("/", visits_router)
+    api.add_router("/", loyalty_router)
+    api.add_router("/", messaging_router)
+    api.add_router("/", customer360_router)
+    api.add_router("/", segments_router)
+    api.add_router("/", warehouse_router)
 
 
 _mount_routers()

@@ -60,6 +60,12 @@ INSTALLED_APPS = [
     "servicebay.core",
     "servicebay.activity",
     "servicebay.shop",
+    "servicebay.visits",
+    "servicebay.loyalty",
+    "servicebay.messaging",
+    "servicebay.customer360",
+    "servicebay.segments",
+    "servicebay.warehouse",
     "servicebay.demo",
 ]
 

@@ -17,6 +17,7 @@ from servicebay.core.actors import Actor
 from servicebay.core.errors import Conflict, DomainError, InvalidTransition
 from servicebay.core.money import quantize_money
 
+from . import signals
 from .choices import (
     APPOINTMENT_TRANSITIONS,
     JOB_CARD_TRANSITIONS,
@@ -411,6 +412,7 @@ def job_line_add(
     _full_clean(line, exclude=["job_card"])
     line.save()
     job_card_recalculate(card)
+    signals.job_card_totals_changed.send(sender=JobCard, job_card=card, actor=actor)
     return line
 
 
@@ -426,14 +428,20 @@ def job_line_update(*, line: JobLine, actor: Actor, **fields: Any) -> JobLine:
     _full_clean(line, exclude=["job_card"])
     line.save()
     job_card_recalculate(card)
+    signals.job_card_totals_changed.send(sender=JobCard, job_card=card, actor=actor)
     return line
 
 
 @transaction.atomic
 def job_line_remove(*, line: JobLine, actor: Actor) -> JobCard:
     card = _lock_editable(line.job_card)
+    line_id = line.pk
     line.delete()
-    return job_card_recalculate(card)
+    line.pk = line_id
+    signals.job_line_removed.send(sender=JobCard, job_card=card, line=line, actor=actor)
+    job_card_recalculate(card)
+    signals.job_card_totals_changed.send(sender=JobCard, job_card=card, actor=actor)
+    return card
 
 
 _TIMESTAMP_OF = {
@@ -476,6 +484,7 @@ def job_card_transition(*, job_card: JobCard, to_status: str, actor: Actor) -> J
     kind = "jobcard.reopened" if reopening else _EVENT_OF[to_status]
     record(kind, actor=actor, customer=card.customer, subject=card,
            payload={"number": card.number, "from": previous, "total": str(card.total)})
+    signals.job_card_status_changed.send(sender=JobCard, job_card=card, previous=previous, actor=actor)
     return card
 
 

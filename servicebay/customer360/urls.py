@@ -1,0 +1,2 @@
+app_name = "customer360"
+urlpatterns: list = []
