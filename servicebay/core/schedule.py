@@ -1,0 +1,31 @@
+"""Periodic background work: what runs how often.
+
+The scheduler only *enqueues* tasks; the worker runs them. Every periodic task must be safe to run
+twice at once (DESIGN §4), so running several schedulers (one per machine) is harmless, only wasteful.
+Apps add their jobs in ``PERIODIC`` below as "module.path:task_name" with an interval.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    task_path: str  # "servicebay.messaging.tasks:messaging_run"
+    every_seconds: int
+
+    def load(self):
+        module, _, name = self.task_path.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+
+PERIODIC: list[PeriodicJob] = []
+
+
+def due_jobs(last_run: dict[str, float], now: float) -> list[PeriodicJob]:
+    return [job for job in PERIODIC if now - last_run.get(job.task_path, 0) >= job.every_seconds]
