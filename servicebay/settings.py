@@ -159,13 +159,12 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
-TASKS = {
-    "default": (
-        {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}
-        if os.environ.get("TASK_BACKEND", "database") == "rq"
-        else {"BACKEND": "django_tasks_db.DatabaseBackend"}
-    )
-}
+TASK_BACKEND = os.environ.get("TASK_BACKEND", "database")
+if TASK_BACKEND == "rq":
+    INSTALLED_APPS.append("django_rq")
+    TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+else:
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 RQ_QUEUES = {"default": {"URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")}}
 
 # Outside providers. Email goes over SMTP; SMS/WhatsApp over the provider's HTTP API.

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 
@@ -31,8 +30,7 @@ class Command(BaseCommand):
             ],
         }
         if not no_worker:
-            commands["worker"] = [*cli, "db_worker"] if "django_tasks_db" in settings.TASKS[
-                "default"]["BACKEND"] else [*cli, "rqworker", "default"]
+            commands["worker"] = [*cli, "worker"]
             commands["scheduler"] = [*cli, "scheduler"]
         processes: dict[str, subprocess.Popen] = {}
         for name, command in commands.items():
