@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+import zoneinfo
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 from django.shortcuts import get_object_or_404
 
-from .choices import APPOINTMENT_ACTIVE
-from .models import Appointment, Customer, JobCard, JobLine, Note, Vehicle
+from .choices import APPOINTMENT_ACTIVE, JOB_CARD_EDITABLE
+from .models import Appointment, Customer, JobCard, JobLine, Location, Note, Part, Vehicle
 from .validators import VIN_RE
 
 _DIGITS = re.compile(r"\D")
@@ -137,3 +139,98 @@ def job_card_get(*, job_card_id: int) -> JobCard:
 def note_list(*, customer_id: int) -> QuerySet[Note]:
     return Note.objects.filter(customer_id=customer_id).select_related("author")
 
+
+
+# --- reads of the HTML screens -----------------------------------------------------------------
+
+
+def location_list() -> QuerySet[Location]:
+    """Every shop location, by name (a short table)."""
+    return Location.objects.all()
+
+
+def local_day_bounds(day: date, tz_name: str) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of one calendar day in ``tz_name`` (23 or 25 hours across DST)."""
+    zone = zoneinfo.ZoneInfo(tz_name)
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def appointment_day(*, location: Location, day: date) -> QuerySet[Appointment]:
+    """One location's appointments on one local calendar day, earliest first, with job cards."""
+    start, end = local_day_bounds(day, location.time_zone)
+    return (
+        appointment_list(location_id=location.pk, start_from=start, start_to=end)
+        .select_related("job_card")
+        .order_by("start_at", "id")
+    )
+
+
+def appointments_today(*, locations: list[Location], now: datetime) -> list[Appointment]:
+    """Appointments on each location's own local "today", earliest first."""
+    condition = Q()
+    for location in locations:
+        today = now.astimezone(zoneinfo.ZoneInfo(location.time_zone)).date()
+        start, end = local_day_bounds(today, location.time_zone)
+        condition |= Q(location_id=location.pk, start_at__gte=start, start_at__lt=end)
+    if not locations:
+        return []
+    return list(
+        appointment_list().filter(condition).select_related("job_card").order_by("start_at", "id")
+    )
+
+
+def job_cards_active(*, location_ids: list[int] | None = None) -> QuerySet[JobCard]:
+    """Job cards still in the workshop (open or in progress), oldest first."""
+    qs = job_card_list().filter(status__in=JOB_CARD_EDITABLE)
+    if location_ids is not None:
+        qs = qs.filter(location_id__in=location_ids)
+    return qs.order_by("opened_at", "id")
+
+
+def job_card_filtered(*, status: str = "", location_id: int | None = None) -> QuerySet[JobCard]:
+    """The job cards list: one status, "active" (open or in progress) or any, per location."""
+    if status == "active":
+        qs = job_card_list(location_id=location_id).filter(status__in=JOB_CARD_EDITABLE)
+    else:
+        qs = job_card_list(location_id=location_id, status=status or None)
+    return qs
+
+
+@dataclass
+class CustomerPage:
+    customer: Customer
+    vehicles: list[Vehicle]
+    notes: list[Note]
+    upcoming: list[Appointment]
+    job_cards: list[JobCard]
+
+
+def customer_page(
+    *, customer_id: int, now: datetime, notes: int = 20, appointments: int = 10, job_cards: int = 10
+) -> CustomerPage:
+    """Everything the customer screen shows, in a fixed number of queries whatever the history."""
+    customer = customer_get(customer_id=customer_id)
+    upcoming = (
+        appointment_list(customer_id=customer.pk, start_from=now - timedelta(hours=12))
+        .filter(status__in=APPOINTMENT_ACTIVE)
+        .order_by("start_at", "id")[:appointments]
+    )
+    return CustomerPage(
+        customer=customer,
+        vehicles=list(customer.vehicles.all()),
+        notes=list(note_list(customer_id=customer.pk)[:notes]),
+        upcoming=list(upcoming),
+        job_cards=list(job_card_list(customer_id=customer.pk)[:job_cards]),
+    )
+
+
+def part_list_active() -> QuerySet[Part]:
+    """Parts that can go on a job card."""
+    return Part.objects.filter(is_active=True)
+
+
+def customer_rows(*, query: str = "") -> QuerySet[Customer]:
+    """The customers list: search results with each customer's vehicles (for plates)."""
+    return customer_search(query=query).prefetch_related("vehicles")

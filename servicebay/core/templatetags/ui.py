@@ -5,6 +5,7 @@
 - ``{{ dt|in_zone:location.time_zone|date:"D j M, H:i" }}`` → the time in that IANA zone.
 - ``{% status_badge obj %}`` → a coloured badge for any object with ``status`` and
   ``get_status_display`` (job cards, appointments, recommendations, messages ...).
+- ``{{ customer.phone|phone }}`` → ``+1 312-555-0100``; ``{{ line.quantity|quantity }}`` → ``1.5``.
 - ``{% optional_url "app:name" arg as var %}`` → the URL, or "" while that page does not exist.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+import phonenumbers
 from django import template
 from django.templatetags.tz import do_timezone
 from django.urls import NoReverseMatch, reverse
@@ -56,3 +58,28 @@ def optional_url(name: str, *args) -> str:
         return reverse(name, args=args)
     except NoReverseMatch:
         return ""
+
+
+@register.filter
+def phone(value: str) -> str:
+    """An E.164 number in its readable international form (+1 312-555-0100)."""
+    if not value:
+        return ""
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+@register.filter
+def quantity(value) -> str:
+    """A Decimal quantity without trailing zeros: 1.500 → 1.5, 2.000 → 2."""
+    if value is None or value == "":
+        return ""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    text = f"{number:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
