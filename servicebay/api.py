@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db import DataError, IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
@@ -39,6 +40,22 @@ def on_invalid_cursor(request: HttpRequest, exc: InvalidCursor) -> HttpResponse:
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     return api.create_response(request, {"detail": django_validation_detail(exc)}, status=422)
+
+
+@api.exception_handler(IntegrityError)
+def on_integrity_error(request: HttpRequest, exc: IntegrityError) -> HttpResponse:
+    # Services validate uniqueness first; what reaches here lost a race with a concurrent write.
+    detail = [{"loc": ["body"], "msg": "This conflicts with data saved at the same moment; "
+               "reload and try again.", "type": "Conflict"}]
+    return api.create_response(request, {"detail": detail}, status=409)
+
+
+@api.exception_handler(OverflowError)
+@api.exception_handler(DataError)
+def on_out_of_range(request: HttpRequest, exc: Exception) -> HttpResponse:
+    # An id or number beyond what the database column holds (SQLite raises OverflowError).
+    detail = [{"loc": ["body"], "msg": "A number is out of range.", "type": "out_of_range"}]
+    return api.create_response(request, {"detail": detail}, status=422)
 
 
 @api.exception_handler(ObjectDoesNotExist)

@@ -180,11 +180,29 @@ SMS_API_KEY = os.environ.get("SMS_API_KEY", "")
 SMS_FROM = os.environ.get("SMS_FROM", "")
 WHATSAPP_API_URL = os.environ.get("WHATSAPP_API_URL", "")
 WHATSAPP_API_KEY = os.environ.get("WHATSAPP_API_KEY", "")
+# Messaging (issue 5): Twilio-style account SIDs and senders, the public URL for links and callbacks.
+SMS_ACCOUNT_SID = os.environ.get("SMS_ACCOUNT_SID", "")
+WHATSAPP_ACCOUNT_SID = os.environ.get("WHATSAPP_ACCOUNT_SID", "")
+WHATSAPP_FROM = os.environ.get("WHATSAPP_FROM", "")
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+MESSAGING_SENDER_NAME = os.environ.get("MESSAGING_SENDER_NAME", "ServiceBay")
+
+# The cache is shared by every process: sign-in throttling counts failures across web workers.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["CACHE_URL"]}
+        if os.environ.get("CACHE_URL")
+        else {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    )
+}
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

@@ -5,6 +5,13 @@ import pytest
 from tests import factories
 
 
+def pytest_configure(config):
+    # Real password hashing takes ~0.3 s per user on purpose; the suite creates hundreds of users.
+    from django.test.utils import override_settings
+
+    override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]).enable()
+
+
 def pytest_report_header(config):
     from django.conf import settings
 
@@ -50,3 +57,10 @@ def advisor_client(client, advisor):
 
 def on_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(settings):
+    """Each test gets its own in-memory cache (the file cache is shared by parallel workers)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"test-{os.getpid()}-{id(settings)}"}}

@@ -7,6 +7,8 @@ class DomainError(Exception):
     """A rule of the shop was broken by the request. ``field`` names the input at fault."""
 
     status_code = 422
+    # Where the faulty input was sent: "body" for request fields, "query" for URL parameters.
+    location = "body"
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
         super().__init__(message)
@@ -15,7 +17,7 @@ class DomainError(Exception):
         self.code = code or type(self).__name__
 
     def as_detail(self) -> list[dict]:
-        loc = ["body", self.field] if self.field else ["body"]
+        loc = [self.location, self.field] if self.field else [self.location]
         return [{"loc": loc, "msg": self.message, "type": self.code}]
 
 

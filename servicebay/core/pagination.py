@@ -22,6 +22,8 @@ _SIGNER = signing.Signer(salt="servicebay.cursor")
 
 
 class InvalidCursor(DomainError):
+    location = "query"
+
     def __init__(self) -> None:
         super().__init__("The cursor is not valid for this list.", field="cursor")
 

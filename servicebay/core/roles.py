@@ -34,6 +34,22 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "catalog.write": frozenset({M, AD}),
     "locations.write": frozenset({AD}),
     "apikeys.manage": frozenset({AD}),
+    "visits.write": frozenset({A, M, AD}),  # check in/out, satisfaction, accept/decline work
+    "recommendations.write": frozenset({A, T, M, AD}),  # technicians recommend work too
+    "segments.view": frozenset({M, MK, AD}),
+    "segments.manage": frozenset({M, MK, AD}),
+    "segments.export": frozenset({M, MK, AD}),
+    "segments.export_pii": frozenset({M, MK, AD}),  # raw email / phone in exports
+    "warehouse.view": frozenset({M, AD}),
+    "warehouse.run": frozenset({AD}),
+    "loyalty.view": frozenset({A, M, MK, AD}),
+    "loyalty.redeem": frozenset({A, M, AD}),  # pay part of a job card with points
+    "loyalty.adjust": frozenset({M, AD}),  # manual corrections, reason required
+    "loyalty.manage": frozenset({M, AD}),  # programs and their rules
+    "loyalty.report": frozenset({M, AD}),  # liability report, ledger export
+    "messaging.view": frozenset({A, M, MK, AD}),  # consent, message history, journeys (read)
+    "messaging.send": frozenset({A, M, MK, AD}),  # send a message, record consent
+    "messaging.manage": frozenset({M, MK, AD}),  # templates, journeys, suppressions
 }
 
 # API-key scope -> permissions it grants. A key never gets more than its scopes say.
@@ -48,11 +64,15 @@ SCOPES: dict[str, frozenset[str]] = {
             "jobcards.write",
             "jobcards.manage",
             "notes.write",
+            "visits.write",
+            "recommendations.write",
         }
     ),
     "catalog": frozenset({"shop.view", "catalog.write"}),
-    "export": frozenset(),
-    "pii": frozenset(),
+    "export": frozenset({"segments.view", "segments.export"}),
+    "pii": frozenset({"segments.export_pii"}),
+    "loyalty": frozenset({"shop.view", "loyalty.view", "loyalty.redeem"}),
+    "messaging": frozenset({"shop.view", "messaging.view", "messaging.send"}),
 }
 
 

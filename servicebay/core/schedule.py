@@ -24,7 +24,13 @@ class PeriodicJob:
         return getattr(importlib.import_module(module), name)
 
 
-PERIODIC: list[PeriodicJob] = []
+PERIODIC: list[PeriodicJob] = [
+    PeriodicJob("servicebay.messaging.tasks:messaging_run", 60),
+    PeriodicJob("servicebay.segments.tasks:segments_snapshot_due", 300),
+    PeriodicJob("servicebay.warehouse.tasks:warehouse_sync_task", 900),
+    PeriodicJob("servicebay.loyalty.tasks:loyalty_expire_points", 3600),
+    PeriodicJob("servicebay.loyalty.tasks:loyalty_tiers_refresh", 6 * 3600),
+]
 
 
 def due_jobs(last_run: dict[str, float], now: float) -> list[PeriodicJob]:

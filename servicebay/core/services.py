@@ -52,6 +52,7 @@ def api_key_authenticate(token: str) -> ApiKey | None:
 
 @transaction.atomic
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    """Stop a key from working; revoking twice keeps the first revocation time."""
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])

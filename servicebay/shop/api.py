@@ -41,7 +41,10 @@ from .schemas import (
     JobLineIn,
     JobLineOut,
     JobLinePatch,
+    LocationIn,
+    LocationOut,
     LocationPage,
+    LocationPatch,
     NoteIn,
     NoteOut,
     NotePage,
@@ -82,6 +85,26 @@ def _get(model, pk: int, field: str):
 def location_list(request: HttpRequest, cursor: str | None = None, limit: int = Limit):
     require(request, "shop.view")
     return _page(Location.objects.all(), order=("id",), cursor=cursor, limit=limit, scope="locations")
+
+
+@router.post("/locations", response={201: LocationOut, **ERRORS}, tags=["locations"])
+def location_create(request: HttpRequest, payload: LocationIn):
+    require(request, "locations.write")
+    return Status(201, services.location_create(**payload.dict()))
+
+
+@router.get("/locations/{location_id}", response={200: LocationOut, **ERRORS}, tags=["locations"])
+def location_get(request: HttpRequest, location_id: int):
+    require(request, "shop.view")
+    return get_object_or_404(Location, pk=location_id)
+
+
+@router.patch("/locations/{location_id}", response={200: LocationOut, **ERRORS}, tags=["locations"])
+def location_update(request: HttpRequest, location_id: int, payload: LocationPatch):
+    require(request, "locations.write")
+    location = get_object_or_404(Location, pk=location_id)
+    return services.location_update(location=location,
+                                    **payload.dict(exclude_unset=True, exclude_none=True))
 
 
 # --- customers -------------------------------------------------------------------------------
@@ -357,7 +380,7 @@ def job_line_add(request: HttpRequest, job_card_id: int, payload: JobLineIn):
         ),
         **data,
     )
-    return Status(201, line)
+    return Status(201, _line(job_card_id, line.pk))
 
 
 def _line(job_card_id: int, line_id: int) -> JobLine:
@@ -368,8 +391,9 @@ def _line(job_card_id: int, line_id: int) -> JobLine:
 @router.patch("/job-cards/{job_card_id}/lines/{line_id}", response={200: JobLineOut, **ERRORS}, tags=["job cards"])
 def job_line_update(request: HttpRequest, job_card_id: int, line_id: int, payload: JobLinePatch):
     require(request, "jobcards.write")
-    return services.job_line_update(line=_line(job_card_id, line_id), actor=actor_of(request),
-                                    **payload.dict(exclude_unset=True, exclude_none=True))
+    services.job_line_update(line=_line(job_card_id, line_id), actor=actor_of(request),
+                             **payload.dict(exclude_unset=True, exclude_none=True))
+    return _line(job_card_id, line_id)  # as stored: quantities and prices at their scale
 
 
 @router.delete("/job-cards/{job_card_id}/lines/{line_id}", response={204: None, **ERRORS}, tags=["job cards"])

@@ -4,10 +4,10 @@ from datetime import time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Length, Lower, Upper
 from django.utils import timezone
 
 from servicebay.core.timezones import validate_time_zone
@@ -23,12 +23,16 @@ from .choices import (
 from .validators import validate_e164, validate_vin
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
+models.CharField.register_lookup(Length)
 
 
 class Location(models.Model):
     name = models.CharField(max_length=120, unique=True)
     time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
-    currency = models.CharField(max_length=3, default="USD")
+    currency = models.CharField(
+        max_length=3, default="USD",
+        validators=[RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. USD.")],
+    )
     address = models.TextField(blank=True)
     phone = models.CharField(max_length=20, blank=True, validators=[validate_e164])
     distance_unit = models.CharField(
@@ -42,7 +46,12 @@ class Location(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="location_currency_iso"),
+            # No REGEXP here: SQLite only has it on Django's own connections, and backups and
+            # other tools open the file without it.
+            models.CheckConstraint(
+                condition=Q(currency__length=3) & Q(currency=Upper("currency")),
+                name="location_currency_iso",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -116,7 +125,12 @@ class Vehicle(models.Model):
         ordering = ["-year", "make", "model", "id"]
         indexes = [models.Index(fields=["plate"], name="vehicle_plate")]
         constraints = [
-            models.UniqueConstraint(fields=["vin"], condition=~Q(vin=""), name="vehicle_vin_unique"),
+            # code "unique" files the violation under the ``vin`` field (form and API error path).
+            models.UniqueConstraint(
+                fields=["vin"], condition=~Q(vin=""), name="vehicle_vin_unique",
+                violation_error_code="unique",
+                violation_error_message="Another vehicle already has this VIN.",
+            ),
             models.CheckConstraint(condition=Q(year__gte=1900, year__lte=2100), name="vehicle_year_range"),
         ]
 

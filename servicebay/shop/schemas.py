@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Annotated
 
@@ -13,6 +13,28 @@ Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Name = Annotated[str, Field(min_length=1, max_length=80)]
 
 
+class LocationIn(Schema):
+    name: str = Field(min_length=1, max_length=120)
+    time_zone: str = Field(min_length=1, max_length=64, description="IANA name, e.g. America/Chicago.")
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    address: str = Field("", max_length=500)
+    phone: str = Field("", max_length=32)
+    distance_unit: DistanceUnit = DistanceUnit.MILES
+    quiet_hours_start: time = time(21, 0)
+    quiet_hours_end: time = time(8, 0)
+
+
+class LocationPatch(Schema):
+    name: str | None = Field(None, min_length=1, max_length=120)
+    time_zone: str | None = Field(None, min_length=1, max_length=64)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    address: str | None = Field(None, max_length=500)
+    phone: str | None = Field(None, max_length=32)
+    distance_unit: DistanceUnit | None = None
+    quiet_hours_start: time | None = None
+    quiet_hours_end: time | None = None
+
+
 class LocationOut(Schema):
     id: int
     name: str
@@ -21,6 +43,8 @@ class LocationOut(Schema):
     address: str
     phone: str
     distance_unit: DistanceUnit
+    quiet_hours_start: time
+    quiet_hours_end: time
 
 
 class VehicleIn(Schema):

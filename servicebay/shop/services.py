@@ -63,6 +63,13 @@ def _assign(obj, fields: tuple[str, ...], values: dict[str, Any]) -> list[str]:
     return changed
 
 
+def _check_fields(model, values: dict[str, Any]) -> None:
+    editable = {f.name for f in model._meta.concrete_fields if f.editable and not f.primary_key}
+    unknown = set(values) - editable
+    if unknown:
+        raise DomainError(f"Unknown field(s): {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+
+
 def _normalize_contact(values: dict[str, Any]) -> dict[str, Any]:
     values = dict(values)
     for key in ("first_name", "last_name", "email", "plate", "make", "model"):
@@ -77,18 +84,52 @@ def _normalize_contact(values: dict[str, Any]) -> dict[str, Any]:
             raise ValidationError({"phone": exc.messages}) from exc
     if "vin" in values:
         values["vin"] = normalize_vin(values["vin"] or "")
-    if values.get("plate"):
-        values["plate"] = values["plate"].upper()
+    if isinstance(values.get("plate"), str):
+        # One canonical form, so "abc-123", "ABC 123" and "ABC123" are the same plate to search.
+        values["plate"] = compact_plate(values["plate"])
+    if values.get("birthday") and values["birthday"] > timezone.localdate():
+        raise ValidationError({"birthday": ["A birthday cannot be in the future."]})
     return values
+
+
+def compact_plate(value: str) -> str:
+    """A licence plate as stored and searched: upper case, without spaces or dashes."""
+    return "".join(value.split()).replace("-", "").upper()
 
 
 # --- locations and catalog ---------------------------------------------------------------------
 
 
+def _normalize_location(values: dict[str, Any]) -> dict[str, Any]:
+    values = dict(values)
+    if isinstance(values.get("name"), str):
+        values["name"] = values["name"].strip()
+    if isinstance(values.get("phone"), str):
+        try:
+            values["phone"] = normalize_phone(values["phone"])
+        except ValidationError as exc:
+            raise ValidationError({"phone": exc.messages}) from exc
+    return values
+
+
 @transaction.atomic
 def location_create(**fields: Any) -> Location:
-    """Create a shop location; the time zone must be an IANA name."""
-    location = Location(**fields)
+    """Create a shop location; the time zone must be an IANA name, the phone becomes E.164."""
+    values = _normalize_location(fields)
+    _check_fields(Location, values)
+    location = Location(**values)
+    _full_clean(location)
+    location.save()
+    return location
+
+
+@transaction.atomic
+def location_update(*, location: Location, **fields: Any) -> Location:
+    """Change a location's details (name, time zone, quiet hours …)."""
+    values = _normalize_location(fields)
+    _check_fields(Location, values)
+    for name, value in values.items():
+        setattr(location, name, value)
     _full_clean(location)
     location.save()
     return location
@@ -105,6 +146,8 @@ def service_template_create(**fields: Any) -> ServiceTemplate:
 
 @transaction.atomic
 def service_template_update(*, template: ServiceTemplate, **fields: Any) -> ServiceTemplate:
+    """Change a catalog service; existing job lines keep the price they were written with."""
+    _check_fields(ServiceTemplate, fields)
     for name, value in fields.items():
         setattr(template, name, value)
     _full_clean(template)
@@ -123,6 +166,8 @@ def part_create(**fields: Any) -> Part:
 
 @transaction.atomic
 def part_update(*, part: Part, **fields: Any) -> Part:
+    """Change a catalog part; existing job lines keep the price they were written with."""
+    _check_fields(Part, fields)
     for name, value in fields.items():
         setattr(part, name, value)
     _full_clean(part)
@@ -178,8 +223,10 @@ def vehicle_create(*, customer: Customer, actor: Actor, **fields: Any) -> Vehicl
 
 @transaction.atomic
 def vehicle_update(*, vehicle: Vehicle, actor: Actor, **fields: Any) -> Vehicle:
+    """Correct a vehicle's details (VIN, plate, odometer …); a VIN stays unique."""
     values = _normalize_contact(fields)
-    if not _assign(vehicle, VEHICLE_FIELDS, values):
+    changed = _assign(vehicle, VEHICLE_FIELDS, values)
+    if not changed:
         return vehicle
     _full_clean(vehicle, exclude=["customer"])
     try:
@@ -187,6 +234,8 @@ def vehicle_update(*, vehicle: Vehicle, actor: Actor, **fields: Any) -> Vehicle:
             vehicle.save()
     except IntegrityError as exc:
         raise DomainError("Another vehicle already has this VIN.", field="vin") from exc
+    record("vehicle.updated", actor=actor, customer=vehicle.customer, subject=vehicle,
+           payload={"fields": sorted(changed)})
     return vehicle
 
 
@@ -266,6 +315,9 @@ def appointment_set_status(*, appointment: Appointment, status: str, actor: Acto
 def appointment_reschedule(
     *, appointment: Appointment, start_at: datetime, actor: Actor, duration_minutes: int | None = None
 ) -> Appointment:
+    """Move a booked or confirmed appointment to another (future) time."""
+    if timezone.is_naive(start_at):
+        raise DomainError("Give the start time with its UTC offset.", field="start_at")
     if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED):
         raise InvalidTransition("Only a booked or confirmed appointment can be moved.", field="start_at")
     if start_at < timezone.now() - timedelta(minutes=5):
@@ -308,16 +360,22 @@ def job_card_open(
     if odometer_in is not None and odometer_in < 0:
         raise DomainError("The odometer reading cannot be negative.", field="odometer_in")
     if appointment is not None:
+        # Locked first: two advisors checking in the same appointment get one card and one 409.
+        appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
         if appointment.customer_id != customer.pk or appointment.vehicle_id != vehicle.pk:
             raise DomainError("The appointment is for another customer or vehicle.", field="appointment_id")
         if JobCard.objects.filter(appointment=appointment).exists():
             raise Conflict("This appointment already has a job card.", field="appointment_id")
-        if appointment.status not in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED):
+        if appointment.status in (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED):
+            appointment = appointment_set_status(
+                appointment=appointment, status=AppointmentStatus.CHECKED_IN, actor=actor
+            )
+        elif appointment.status != AppointmentStatus.CHECKED_IN:
+            # A checked-in appointment without a card (checked in at the desk) may still get one.
             raise InvalidTransition(
                 f"A {appointment.get_status_display().lower()} appointment cannot be checked in.",
                 field="appointment_id",
             )
-        appointment_set_status(appointment=appointment, status=AppointmentStatus.CHECKED_IN, actor=actor)
     card = JobCard.objects.create(
         location=location, number=_next_job_card_number(location), customer=customer,
         vehicle=vehicle, appointment=appointment, advisor=advisor or actor.user,
@@ -340,6 +398,10 @@ def _line_from_template(card: JobCard, template: ServiceTemplate, position: int)
     )
 
 
+# The largest amount a money column holds (12 digits, 2 decimals).
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
 def line_amounts(line: JobLine) -> tuple[Decimal, Decimal]:
     """(net, tax) of one line, signed (discounts negative), each rounded to cents once."""
     net = quantize_money(line.quantity * line.unit_price) * line.sign
@@ -360,6 +422,8 @@ def job_card_recalculate(card: JobCard) -> JobCard:
     total = subtotal - discount + tax
     if total < 0:
         raise DomainError("Discounts cannot exceed the job card's total.", field="unit_price")
+    if max(subtotal, discount, abs(tax), total) > MAX_AMOUNT:
+        raise DomainError("The job card's amounts are too large.", field="quantity")
     card.subtotal, card.discount_total, card.tax_total, card.total = subtotal, discount, tax, total
     card.save(update_fields=["subtotal", "discount_total", "tax_total", "total", "updated_at"])
     return card
@@ -418,6 +482,7 @@ def job_line_add(
 
 @transaction.atomic
 def job_line_update(*, line: JobLine, actor: Actor, **fields: Any) -> JobLine:
+    """Change a line of an open or in-progress card; the card's totals follow."""
     card = _lock_editable(line.job_card)
     allowed = {"description", "quantity", "unit_price", "tax_rate", "payer", "technician"}
     unknown = set(fields) - allowed
@@ -434,6 +499,7 @@ def job_line_update(*, line: JobLine, actor: Actor, **fields: Any) -> JobLine:
 
 @transaction.atomic
 def job_line_remove(*, line: JobLine, actor: Actor) -> JobCard:
+    """Remove a line of an open or in-progress card; the card's totals follow."""
     card = _lock_editable(line.job_card)
     line_id = line.pk
     line.delete()
@@ -507,6 +573,7 @@ def note_add(*, customer: Customer, actor: Actor, body: str, pinned: bool = Fals
 
 @transaction.atomic
 def note_set_pinned(*, note: Note, pinned: bool, actor: Actor) -> Note:
+    """Pin a note to the top of the customer's notes, or unpin it."""
     if note.pinned != pinned:
         note.pinned = pinned
         note.save(update_fields=["pinned"])
