@@ -7,13 +7,14 @@ import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 from django.shortcuts import get_object_or_404
 
 from .choices import APPOINTMENT_ACTIVE, JOB_CARD_EDITABLE
 from .models import Appointment, Customer, JobCard, JobLine, Location, Note, Part, Vehicle
-from .validators import VIN_RE
+from .validators import VIN_RE, normalize_phone
 
 _DIGITS = re.compile(r"\D")
 # Longest appointment the model allows; bounds the overlap scan to an index range.
@@ -38,8 +39,12 @@ def customer_search(*, query: str = "") -> QuerySet[Customer]:
         return qs.filter(vehicles__vin=compact).distinct()
     digits = _DIGITS.sub("", query)
     if len(digits) >= 7 and len(digits) >= len(query.replace(" ", "")) - 4:
-        # Phones are stored in E.164; match on the national tail so "(555) 010-2030" finds +15550102030.
-        return qs.filter(phone__endswith=digits[-10:])
+        # Phones are stored in E.164: a full number, however typed, is an exact (indexed) match;
+        # a fragment falls back to matching the tail.
+        try:
+            return qs.filter(phone=normalize_phone(query))
+        except ValidationError:
+            return qs.filter(phone__endswith=digits[-10:])
     conditions = Q(vehicles__plate__startswith=compact)
     parts = lowered.split(" ")
     qs = qs.annotate(first_ci=Lower("first_name"), last_ci=Lower("last_name"))
@@ -64,7 +69,7 @@ def vehicle_list(*, customer_id: int | None = None, query: str = "") -> QuerySet
     if customer_id is not None:
         qs = qs.filter(customer_id=customer_id)
     if query:
-        compact = query.replace(" ", "").upper()
+        compact = query.replace(" ", "").replace("-", "").upper()
         qs = qs.filter(Q(plate__startswith=compact) | Q(vin=compact))
     return qs
 
