@@ -14,7 +14,11 @@ NAV: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("Segments", ("segments:index", "segments:list", "segments:segment_list"), "segments.view"),
     ("Loyalty", ("loyalty:index", "loyalty:program_list"), "loyalty.view"),
     ("Messaging", ("messaging:index", "messaging:journey_list"), "messaging.view"),
+    ("Warehouse", ("warehouse:status",), "warehouse.view"),
 )
+# The front-desk pages stay in the bar; the rest go under "More" (a <details> menu, no script), so
+# the bar fits at 1280 px and on a tablet however many feature apps a role can open.
+NAV_PRIMARY = frozenset({"Today", "Customers", "Appointments", "Job cards"})
 
 
 def roles(request: HttpRequest) -> dict:
@@ -49,9 +53,13 @@ def navigation(request: HttpRequest) -> dict:
         if url is None:
             continue
         active = path == url if url == "/" else path.startswith(url)
-        items.append({"label": label, "url": url, "active": active})
+        items.append({"label": label, "url": url, "active": active, "primary": label in NAV_PRIMARY})
+    more = [item for item in items if not item["primary"]]
     return {
         "nav_items": items,
+        "nav_main": [item for item in items if item["primary"]],
+        "nav_more": more,
+        "nav_more_active": any(item["active"] for item in more),
         "nav_search_url": _first_url(("shop:customer_list",)),
         "nav_home_url": _first_url(("shop:home",)) or "/",
     }

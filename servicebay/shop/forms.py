@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from servicebay.core.timezones import available_time_zones
+from servicebay.visits.forms import SatisfactionForm
 
 from .choices import AppointmentStatus, Channel, DistanceUnit, JobCardStatus, JobLineKind, Payer
 from .models import Customer, Location, Part, ServiceTemplate, Vehicle
@@ -167,6 +168,17 @@ class WalkInForm(UIForm):
 
 class CheckInForm(UIForm):
     odometer_in = forms.IntegerField(min_value=0, required=False, label="Odometer")
+
+
+class VisitRatingForm(UIForm, SatisfactionForm):
+    """The customer's satisfaction as the advisor hears it, on the job card after check-out."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # No score is preselected: the advisor picks what the customer said.
+        score = self.fields["score"]
+        score.label = "Customer's rating"
+        score.choices = [("", "Choose…"), *score.choices]
 
 
 class JobLineForm(UIForm):

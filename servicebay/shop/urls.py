@@ -26,4 +26,7 @@ urlpatterns = [
     path("job-cards/<int:pk>/lines/<int:line_id>/remove/", views.job_line_remove,
          name="job_line_remove"),
     path("job-cards/<int:pk>/status/", views.job_card_transition, name="job_card_transition"),
+    path("job-cards/<int:pk>/check-in/", views.job_card_check_in, name="job_card_check_in"),
+    path("job-cards/<int:pk>/check-out/", views.job_card_check_out, name="job_card_check_out"),
+    path("job-cards/<int:pk>/satisfaction/", views.job_card_rate, name="job_card_rate"),
 ]

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -25,6 +25,9 @@ from servicebay.core.errors import DomainError
 from servicebay.core.pagination import InvalidCursor, Page, keyset_page
 from servicebay.core.roles import user_can
 from servicebay.core.views import form_add_domain_error, permission_required
+from servicebay.visits import services as visit_services
+from servicebay.visits.choices import SATISFACTION_LINK_MAX_AGE
+from servicebay.visits.models import CustomerVisit
 
 from . import selectors, services
 from .choices import APPOINTMENT_TRANSITIONS, JOB_CARD_TRANSITIONS, JobCardStatus
@@ -38,9 +41,10 @@ from .forms import (
     JobLineForm,
     NoteForm,
     VehicleForm,
+    VisitRatingForm,
     WalkInForm,
 )
-from .models import Appointment, JobLine, Location, Note
+from .models import Appointment, JobCard, JobLine, Location, Note
 
 PAGE_SIZE = 25
 SESSION_LOCATION = "shop.location_id"
@@ -377,23 +381,23 @@ def appointment_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@permission_required("jobcards.write")
+@permission_required("visits.write")
 def appointment_check_in(request: HttpRequest, pk: int) -> HttpResponse:
-    """The car arrived: open its job card from the appointment (which becomes checked in)."""
+    """The car arrived: a scheduled visit starts, with the appointment's job card."""
     appointment = get_object_or_404(
         Appointment.objects.select_related("customer", "vehicle", "location"), pk=pk
     )
     form = CheckInForm(request.POST)
     odometer = form.cleaned_data.get("odometer_in") if form.is_valid() else None
     try:
-        card = services.job_card_open(
-            actor=_actor(request), location=appointment.location, customer=appointment.customer,
-            vehicle=appointment.vehicle, appointment=appointment, odometer_in=odometer,
+        visit = visit_services.visit_check_in(
+            actor=_actor(request), appointment=appointment, odometer_in=odometer,
         )
     except WriteError as exc:
         messages.error(request, _error_text(exc))
         return _redirect(request, request.POST.get("next") or reverse("shop:appointment_list"))
-    messages.success(request, f"{appointment.customer.full_name} checked in — job card {card.display_number} opened.")
+    card = visit.job_card
+    messages.success(request, f"{appointment.customer.full_name} checked in — job card {card.display_number}.")
     return _redirect(request, reverse("shop:job_card_detail", args=[card.pk]))
 
 
@@ -401,9 +405,13 @@ def appointment_check_in(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("jobcards.write")
+@permission_required("visits.write")
 def job_card_walk_in(request: HttpRequest, pk: int) -> HttpResponse:
-    """Open a job card for a customer who came in without an appointment."""
+    """Check in a customer who came without an appointment: a walk-in visit with its job card.
+
+    The vehicle's open job card without a visit is reused (the visits service decides), so a card
+    opened earlier is not duplicated.
+    """
     customer = selectors.customer_get(customer_id=pk)
     if request.method == "POST":
         form = WalkInForm(request.POST, customer=customer)
@@ -415,14 +423,15 @@ def job_card_walk_in(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            card = services.job_card_open(
+            visit = visit_services.visit_check_in(
                 actor=_actor(request), location=data["location"], customer=customer,
                 vehicle=data["vehicle"], odometer_in=data["odometer_in"],
             )
         except WriteError as exc:
             _add_error(form, exc)
         else:
-            messages.success(request, f"Job card {card.display_number} opened.")
+            card = visit.job_card
+            messages.success(request, f"{data['vehicle']} checked in — job card {card.display_number}.")
             return redirect("shop:job_card_detail", pk=card.pk)
     return render(request, "shop/job_card_walk_in.html", {
         "customer": customer, "form": form, "has_vehicles": customer.vehicles.exists(),
@@ -486,7 +495,41 @@ def _job_card_actions(card, user) -> list[dict]:
     return actions
 
 
-def _job_card_context(request: HttpRequest, pk: int, line_form: JobLineForm | None = None) -> dict:
+def _visit_of(card: JobCard) -> CustomerVisit | None:
+    """The visit the card belongs to (one query); cards opened outside a check-in have none."""
+    try:
+        return card.visit
+    except ObjectDoesNotExist:
+        return None
+
+
+def _visit_context(request: HttpRequest, card: JobCard, rating_form: VisitRatingForm | None) -> dict:
+    """What the job card's Visit panel shows and offers: check-in, check-out, rating, survey link."""
+    visit = _visit_of(card)
+    may_write = user_can(request.user, "visits.write")
+    context = {
+        "visit": visit,
+        "can_check_in": visit is None and card.is_editable and may_write,
+        "can_check_out": (
+            visit is not None and visit.check_out_at is None
+            and card.status in visit_services.CHECK_OUT_READY and may_write
+        ),
+        "rating_form": None,
+        "survey_url": "",
+        "survey_days": SATISFACTION_LINK_MAX_AGE.days,
+    }
+    if visit is not None and visit.check_out_at is not None and visit.satisfaction_score is None and may_write:
+        context["rating_form"] = rating_form or VisitRatingForm(prefix="rating")
+        context["survey_url"] = request.build_absolute_uri(
+            visit_services.satisfaction_link_path(visit=visit)
+        )
+    return context
+
+
+def _job_card_context(
+    request: HttpRequest, pk: int, line_form: JobLineForm | None = None,
+    rating_form: VisitRatingForm | None = None,
+) -> dict:
     card = selectors.job_card_get(job_card_id=pk)
     can_edit = card.is_editable and user_can(request.user, "jobcards.write")
     if can_edit and line_form is None:
@@ -495,11 +538,18 @@ def _job_card_context(request: HttpRequest, pk: int, line_form: JobLineForm | No
     for line in lines:
         line.net, line.tax = services.line_amounts(line)
         line.tax_percent = line.tax_rate * 100
+    visit_context = _visit_context(request, card, rating_form)
+    actions = _job_card_actions(card, request.user)
+    if visit_context["can_check_out"]:
+        # Checking the car out is the next step; closing the card stays on offer, quieter.
+        for action in actions:
+            action["style"] = action["style"].replace("btn--primary", "")
     return {
         "card": card, "lines": lines, "can_edit": can_edit,
         "line_form": line_form if can_edit else None,
-        "actions": _job_card_actions(card, request.user),
+        "actions": actions,
         "currency": card.location.currency, "tz": card.location.time_zone,
+        **visit_context,
     }
 
 
@@ -570,3 +620,60 @@ def job_card_transition(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"{card.display_number} is now {card.get_status_display().lower()}.")
     return _redirect(request, reverse("shop:job_card_detail", args=[pk]))
 
+
+# --- the visit of a job card -------------------------------------------------------------------
+
+
+def _card_visit(pk: int) -> CustomerVisit:
+    """The visit of job card ``pk``; 404 when the card is unknown or was never checked in."""
+    return get_object_or_404(CustomerVisit.objects.only("pk", "job_card_id"), job_card_id=pk)
+
+
+@require_POST
+@permission_required("visits.write")
+def job_card_check_in(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record the visit of a card opened without one (by the API, or before visits existed)."""
+    card = get_object_or_404(JobCard.objects.only("pk"), pk=pk)
+    try:
+        visit_services.visit_check_in(actor=_actor(request), job_card=card)
+    except WriteError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, "Checked in.")
+    return _redirect(request, reverse("shop:job_card_detail", args=[pk]))
+
+
+@require_POST
+@permission_required("visits.write")
+def job_card_check_out(request: HttpRequest, pk: int) -> HttpResponse:
+    """The customer collects the car: the visit ends with the card's final total as its spend."""
+    visit = _card_visit(pk)
+    try:
+        visit_services.visit_check_out(visit=visit, actor=_actor(request))
+    except WriteError as exc:
+        messages.error(request, _error_text(exc))
+    else:
+        messages.success(request, "Checked out. Ask how it went, or send the survey link.")
+    return _redirect(request, reverse("shop:job_card_detail", args=[pk]))
+
+
+@require_POST
+@permission_required("visits.write")
+def job_card_rate(request: HttpRequest, pk: int) -> HttpResponse:
+    """The advisor records the customer's satisfaction with the visit (1 to 5, once)."""
+    visit = _card_visit(pk)
+    form = VisitRatingForm(request.POST, prefix="rating")
+    if form.is_valid():
+        try:
+            visit_services.visit_rate(visit=visit, actor=_actor(request), **form.cleaned_data)
+        except WriteError as exc:
+            _add_error(form, exc)
+        else:
+            messages.success(request, "Rating saved.")
+            return _redirect(request, reverse("shop:job_card_detail", args=[pk]))
+    context = _job_card_context(request, pk, rating_form=form)
+    if context["rating_form"] is None:
+        # Rated or no longer rateable meanwhile: there is no form left to show the error on.
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return _redirect(request, reverse("shop:job_card_detail", args=[pk]))
+    return render(request, "shop/job_card_detail.html", context, status=422)

@@ -11,12 +11,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from servicebay.core.context_processors import NAV
+from servicebay.core.context_processors import NAV, NAV_PRIMARY
 from servicebay.core.roles import PERMISSIONS, user_can
 from servicebay.shop import services
 from servicebay.shop.models import Appointment, Customer, JobCard, Note, Vehicle
+from servicebay.visits import services as visit_services
+from servicebay.visits.models import CustomerVisit
 from tests import factories
 from tests.factories import SYSTEM
+from tests.visits.factories import check_in, complete, finished_visit
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -96,6 +99,7 @@ def test_login_page_shows_a_wrong_password_inline(client, db):
         ("marketing", "shop:customer_edit", True),
         ("technician", "shop:appointment_book", True),
         ("marketing", "shop:job_card_walk_in", True),
+        ("technician", "shop:job_card_walk_in", True),  # checking a car in is the front desk's
     ],
 )
 def test_write_forms_are_forbidden_to_roles_without_the_permission(client, role, url_name, needs_customer, customer):
@@ -148,6 +152,26 @@ def test_nav_shows_a_feature_only_once_its_page_exists_and_the_role_may_open_it(
                     continue
             allowed = permission not in PERMISSIONS or user_can(user, permission)
             assert (f">{label}</a>" in html) == (exists and allowed), (role, label)
+
+
+def test_nav_keeps_the_front_desk_pages_in_the_bar_and_the_rest_under_more(client, db):
+    _login(client, "admin")
+    html = client.get(reverse("shop:home")).content.decode()
+    bar, more = html.split('<details class="nav-more">')
+    more = more.split("</details>")[0]
+    for label in NAV_PRIMARY:
+        assert f">{label}</a>" in bar
+    for label, _names, _permission in NAV:
+        if label not in NAV_PRIMARY and f">{label}</a>" in html:
+            assert f">{label}</a>" in more, label
+    assert ">More</summary>" in more
+
+
+def test_the_more_menu_names_the_page_it_holds_while_that_page_is_open(client, db):
+    _login(client, "admin")
+    html = client.get(reverse("warehouse:status")).content.decode()
+    assert "nav-more__toggle is-active\">Warehouse</summary>" in html
+    assert 'class="nav-more__link is-active" href="/warehouse/" aria-current="page"' in html
 
 
 # --- customers ---------------------------------------------------------------------------------
@@ -231,6 +255,21 @@ def test_customer_page_shows_vehicles_notes_appointments_and_job_cards(advisor_c
     assert card.display_number in html
     assert 'id="upcoming-title"' in html
     assert "Booked" in html
+
+
+def test_customer_page_links_to_the_service_timeline(advisor_client, customer):
+    html = advisor_client.get(reverse("shop:customer_detail", args=[customer.pk])).content.decode()
+    assert f'href="{reverse("visits:timeline", args=[customer.pk])}">Service timeline</a>' in html
+
+
+def test_customer_page_header_links_to_customer_360_when_that_page_exists(advisor_client, customer):
+    try:
+        c360 = reverse("customer360:detail", args=[customer.pk])
+    except NoReverseMatch:
+        pytest.skip("the Customer 360 app has no detail page in this build")
+    html = advisor_client.get(reverse("shop:customer_detail", args=[customer.pk])).content.decode()
+    actions = html.split('class="page-header__actions"')[1].split("</div>")[0]
+    assert f'href="{c360}">Customer 360</a>' in actions
 
 
 def test_vehicle_add_over_htmx_returns_the_vehicles_card(advisor_client, customer):
@@ -401,11 +440,39 @@ def test_check_in_opens_the_job_card_from_the_appointment(advisor_client, appoin
     assert card.odometer_in == 50100
 
 
+def test_check_in_from_an_appointment_starts_a_scheduled_visit_with_its_job_card(advisor_client, advisor, appointment):
+    advisor_client.post(reverse("shop:appointment_check_in", args=[appointment.pk]), {"odometer_in": "50100"})
+    visit = CustomerVisit.objects.get()
+    assert (visit.visit_type, visit.appointment_id) == ("scheduled", appointment.pk)
+    assert visit.job_card == JobCard.objects.get(appointment=appointment)
+    assert (visit.odometer_in, visit.advisor, visit.check_out_at) == (50100, advisor, None)
+
+
+def test_check_in_over_htmx_from_the_day_view_lands_on_the_job_card(advisor_client, appointment):
+    response = advisor_client.post(reverse("shop:appointment_check_in", args=[appointment.pk]), **HTMX)
+    card = JobCard.objects.get(appointment=appointment)
+    assert response["HX-Redirect"] == reverse("shop:job_card_detail", args=[card.pk])
+
+
 def test_checking_in_twice_is_a_message_not_a_500(advisor_client, appointment):
     advisor_client.post(reverse("shop:appointment_check_in", args=[appointment.pk]))
     response = advisor_client.post(reverse("shop:appointment_check_in", args=[appointment.pk]), follow=True)
     assert response.status_code == 200
+    assert "already been checked in" in response.content.decode()
     assert JobCard.objects.filter(appointment=appointment).count() == 1
+    assert CustomerVisit.objects.count() == 1
+
+
+def test_check_in_is_forbidden_to_a_technician_and_offered_only_to_roles_that_may(client, vehicle, location):
+    appointment = factories.make_appointment(vehicle=vehicle, location=location, start_at=timezone.now())
+    _login(client, "technician")
+    assert client.post(reverse("shop:appointment_check_in", args=[appointment.pk])).status_code == 403
+    assert not CustomerVisit.objects.exists()
+    day = client.get(reverse("shop:appointment_list"), {"location": location.pk}).content.decode()
+    assert reverse("shop:appointment_check_in", args=[appointment.pk]) not in day
+    _login(client, "advisor")
+    day = client.get(reverse("shop:appointment_list"), {"location": location.pk}).content.decode()
+    assert reverse("shop:appointment_check_in", args=[appointment.pk]) in day
 
 
 # --- job cards ---------------------------------------------------------------------------------
@@ -418,6 +485,32 @@ def test_walk_in_opens_a_job_card_for_the_chosen_vehicle(advisor_client, custome
     assert response["Location"] == reverse("shop:job_card_detail", args=[card.pk])
     assert card.appointment is None
     assert card.odometer_in == 43000
+
+
+def test_walk_in_starts_a_walk_in_visit_with_the_new_job_card(advisor_client, customer, vehicle, location):
+    advisor_client.post(reverse("shop:job_card_walk_in", args=[customer.pk]),
+                        {"location": location.pk, "vehicle": vehicle.pk, "odometer_in": "43000"})
+    visit = CustomerVisit.objects.get()
+    assert (visit.visit_type, visit.appointment_id, visit.odometer_in) == ("walk_in", None, 43000)
+    assert visit.job_card == JobCard.objects.get(customer=customer)
+    assert visit.location == location
+
+
+def test_walk_in_of_a_vehicle_still_checked_in_is_refused_inline(advisor_client, customer, vehicle, location):
+    check_in(vehicle, location=location)
+    response = advisor_client.post(reverse("shop:job_card_walk_in", args=[customer.pk]),
+                                   {"location": location.pk, "vehicle": vehicle.pk})
+    assert response.status_code == 422
+    assert "still checked in" in response.context["form"].errors["vehicle"][0]
+    assert JobCard.objects.count() == CustomerVisit.objects.count() == 1
+
+
+def test_walk_in_with_an_odometer_below_the_last_reading_is_refused_on_that_field(advisor_client, customer, vehicle, location):
+    response = advisor_client.post(reverse("shop:job_card_walk_in", args=[customer.pk]),
+                                   {"location": location.pk, "vehicle": vehicle.pk, "odometer_in": "100"})
+    assert response.status_code == 422
+    assert "less than the last known reading" in response.context["form"].errors["odometer_in"][0]
+    assert not JobCard.objects.exists()
 
 
 def test_walk_in_for_a_vehicle_of_another_customer_is_refused_inline(advisor_client, customer, location):
@@ -530,6 +623,124 @@ def test_reopen_is_offered_on_a_completed_card_to_the_advisor(advisor_client, db
     assert "Reopen" in page and "Close job card" in page
 
 
+# --- the visit on the job card -----------------------------------------------------------------
+
+
+def _card_page(client, card) -> str:
+    return client.get(reverse("shop:job_card_detail", args=[card.pk])).content.decode()
+
+
+def test_job_card_page_links_to_its_visit_and_its_timeline_entry(advisor_client, vehicle, location):
+    visit = check_in(vehicle, location=location)
+    html = _card_page(advisor_client, visit.job_card)
+    assert f'{reverse("visits:timeline", args=[vehicle.customer_id])}#visit-{visit.pk}' in html
+    assert reverse("visits:visit_detail", args=[visit.pk]) in html
+    assert "Walk-in" in html and "Still in the shop" in html
+    assert "Check-out opens once the job card is completed." in html
+    assert reverse("shop:job_card_check_out", args=[visit.job_card_id]) not in html
+
+
+def test_a_completed_card_offers_check_out_which_ends_the_visit_with_the_cards_total(advisor_client, vehicle, location):
+    visit = check_in(vehicle, location=location)
+    complete(visit.job_card)
+    url = reverse("shop:job_card_check_out", args=[visit.job_card_id])
+    assert url in _card_page(advisor_client, visit.job_card)
+    response = advisor_client.post(url, follow=True)
+    visit.refresh_from_db()
+    assert visit.check_out_at is not None
+    assert visit.total_spend == Decimal("100.00")
+    html = response.content.decode()
+    assert "Checked out." in html
+    assert url not in html  # once only
+    assert 'id="visit-check-out">Still in the shop' not in html
+    assert "Save rating" in html
+
+
+def test_check_out_of_unfinished_work_is_a_message_not_a_500(advisor_client, vehicle, location):
+    visit = check_in(vehicle, location=location)
+    response = advisor_client.post(reverse("shop:job_card_check_out", args=[visit.job_card_id]), follow=True)
+    assert response.status_code == 200
+    assert "complete it before checking out" in response.content.decode()
+    visit.refresh_from_db()
+    assert visit.check_out_at is None
+
+
+def test_check_out_of_a_card_without_a_visit_is_404(advisor_client, card):
+    assert advisor_client.post(reverse("shop:job_card_check_out", args=[card.pk])).status_code == 404
+
+
+def test_after_check_out_the_page_shows_a_working_survey_link_for_the_customer(advisor_client, client, vehicle, location):
+    visit = finished_visit(vehicle, location=location)
+    response = advisor_client.get(reverse("shop:job_card_detail", args=[visit.job_card_id]))
+    survey_url = response.context["survey_url"]
+    assert survey_url.startswith("http://testserver/visits/rate/")
+    assert survey_url in response.content.decode()
+    client.logout()
+    assert client.get(survey_url).status_code == 200  # the customer needs no login
+
+
+def test_the_advisor_records_the_customers_rating_on_the_job_card(advisor_client, advisor, vehicle, location):
+    visit = finished_visit(vehicle, location=location)
+    response = advisor_client.post(reverse("shop:job_card_rate", args=[visit.job_card_id]),
+                                   {"rating-score": "4", "rating-comment": "Quick and friendly"}, follow=True)
+    visit.refresh_from_db()
+    assert (visit.satisfaction_score, visit.satisfaction_source) == (4, "advisor")
+    assert visit.satisfaction_recorded_by == advisor
+    html = response.content.decode()
+    assert "4/5" in html and "Quick and friendly" in html
+    assert "Save rating" not in html and "/visits/rate/" not in html
+
+
+def test_a_rating_without_a_score_is_an_inline_error(advisor_client, vehicle, location):
+    visit = finished_visit(vehicle, location=location)
+    response = advisor_client.post(reverse("shop:job_card_rate", args=[visit.job_card_id]), {"rating-score": ""})
+    assert response.status_code == 422
+    assert "score" in response.context["rating_form"].errors
+    assert 'aria-invalid="true"' in response.content.decode()
+    visit.refresh_from_db()
+    assert visit.satisfaction_score is None
+
+
+def test_rating_twice_is_a_message_not_a_500(advisor_client, vehicle, location):
+    visit = finished_visit(vehicle, location=location)
+    visit_services.visit_rate(visit=visit, score=5, actor=SYSTEM)
+    response = advisor_client.post(reverse("shop:job_card_rate", args=[visit.job_card_id]),
+                                   {"rating-score": "1"}, follow=True)
+    assert response.status_code == 200
+    assert "already been rated" in response.content.decode()
+    visit.refresh_from_db()
+    assert visit.satisfaction_score == 5
+
+
+def test_rating_before_check_out_is_refused(advisor_client, vehicle, location):
+    visit = check_in(vehicle, location=location)
+    response = advisor_client.post(reverse("shop:job_card_rate", args=[visit.job_card_id]),
+                                   {"rating-score": "5"}, follow=True)
+    assert "after check-out" in response.content.decode()
+    visit.refresh_from_db()
+    assert visit.satisfaction_score is None
+
+
+def test_a_card_opened_without_a_visit_can_be_checked_in_from_its_page(advisor_client, card):
+    url = reverse("shop:job_card_check_in", args=[card.pk])
+    assert url in _card_page(advisor_client, card)
+    advisor_client.post(url)
+    visit = CustomerVisit.objects.get(job_card=card)
+    assert visit.visit_type == "walk_in"
+    assert url not in _card_page(advisor_client, card)
+
+
+def test_marketing_sees_the_visit_without_check_out_or_rating_controls(client, vehicle, location):
+    visit = check_in(vehicle, location=location)
+    complete(visit.job_card)
+    _login(client, "marketing")
+    html = _card_page(client, visit.job_card)
+    assert "Still in the shop" in html
+    assert reverse("shop:job_card_check_out", args=[visit.job_card_id]) not in html
+    assert client.post(reverse("shop:job_card_check_out", args=[visit.job_card_id])).status_code == 403
+    assert client.post(reverse("shop:job_card_rate", args=[visit.job_card_id]), {}).status_code == 403
+
+
 def test_job_card_list_filters_by_status_and_location(advisor_client, location):
     mine = factories.make_job_card_in("in_progress", location=location)
     done = factories.make_job_card_in("closed", location=location)
@@ -592,6 +803,21 @@ def test_job_card_page_query_count_does_not_grow_with_lines(advisor_client, loca
             factories.add_line(card)
             factories.add_line(card, kind="part", part=part, unit_price=None)
         return card
+
+    small, large = build(1), build(10)
+    url = lambda c: reverse("shop:job_card_detail", args=[c.pk])  # noqa: E731
+    _count(advisor_client, url(small))
+    assert _count(advisor_client, url(small)) == _count(advisor_client, url(large))
+
+
+def test_job_card_page_of_a_checked_out_visit_has_the_same_query_count_however_long_the_card(advisor_client, location):
+    def build(size: int) -> JobCard:
+        visit = check_in(factories.make_vehicle(), location=location)
+        for _ in range(size):
+            factories.add_line(visit.job_card)
+        complete(visit.job_card)
+        visit_services.visit_check_out(visit=visit, actor=SYSTEM)
+        return visit.job_card
 
     small, large = build(1), build(10)
     url = lambda c: reverse("shop:job_card_detail", args=[c.pk])  # noqa: E731
