@@ -5,7 +5,10 @@ One ``random.Random(seed)`` drives everything in a fixed order, so the same seed
 visit by visit: the odometer climbs at the vehicle's own daily rate, services come due by months or
 miles, and each visit becomes an appointment (unless a walk-in), a job card with labor, part, fee
 and discount lines whose totals follow ``shop.services.line_amounts``, and the activity events the
-services would have recorded.
+services would have recorded. Every job card also gets its ``CustomerVisit`` (scheduled iff it
+came from an appointment), with the recommendations made during it and the satisfaction score
+given after it. Those draw on a second random stream, so the shop rows stayed as they were, bar the
+rare extra booking that would have overlapped a stay still in progress (now skipped).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from zoneinfo import ZoneInfo
 from servicebay.shop.choices import AppointmentStatus, JobCardStatus, JobLineKind, Payer
 from servicebay.shop.services import line_amounts
 from servicebay.shop.validators import vin_check_digit
+from servicebay.visits.choices import RecommendationStatus, SatisfactionSource, VisitType
 
 from . import catalog
 
@@ -54,14 +58,25 @@ JOB_LINE_FIELDS = (
     "id", "job_card_id", "position", "kind", "description", "service_template_id", "part_id",
     "quantity", "unit_price", "tax_rate", "payer", "technician_id", "created_at",
 )
+VISIT_FIELDS = (
+    "id", "customer_id", "vehicle_id", "job_card_id", "appointment_id", "visit_type", "location_id",
+    "advisor_id", "odometer_in", "check_in_at", "check_out_at", "total_spend", "satisfaction_score",
+    "satisfaction_comment", "satisfaction_source", "satisfaction_recorded_at",
+    "satisfaction_recorded_by_id", "updated_at",
+)
+RECOMMENDATION_FIELDS = (
+    "id", "visit_id", "service_template_id", "status", "notes", "measured_value", "estimated_price",
+    "created_by_id", "created_at", "decided_by_id", "decided_by_label", "decided_at", "declined_at",
+    "decline_reason", "recovered_from_id", "job_line_id", "appointment_id",
+)
 NOTE_FIELDS = ("id", "customer_id", "author_id", "body", "pinned", "created_at")
 EVENT_FIELDS = (
     "id", "kind", "customer_id", "subject_type", "subject_id", "actor", "actor_user_id",
     "occurred_at", "payload",
 )
 TABLES = (
-    "customer", "vehicle", "appointment", "appointment_service", "job_card", "job_line", "note",
-    "event",
+    "customer", "vehicle", "appointment", "appointment_service", "job_card", "job_line", "visit",
+    "visit_recommendation", "note", "event",
 )
 
 APPOINTMENT_NOTES = (
@@ -76,6 +91,43 @@ TECH_NOTES = {
     "AC": "Evacuated and recharged A/C; vent temperature 41 °F.",
     "ALIGN": "Alignment was out on the front toe; adjusted to spec.",
 }
+
+
+# What a technician writes down when recommending a service; ``imperial`` is the US style.
+MEASUREMENTS: dict[str, Callable[[random.Random, bool], str]] = {
+    "BRAKE-F": lambda r, imp: f"front pads {r.choice((2, 3, 3, 4))} mm",
+    "BRAKE-R": lambda r, imp: f"rear pads {r.choice((2, 3, 3, 4))} mm",
+    "BRAKE-FL": lambda r, imp: f"fluid {r.choice(('2.5', '3', '3.5', '4'))}% moisture",
+    "TIRE-SET": lambda r, imp: (f"tread {r.choice((2, 3, 3, 4))}/32 in" if imp
+                                else f"tread {r.choice(('1.8', '2', '2.5', '3'))} mm"),
+    "TIRE-ROT": lambda r, imp: "uneven wear front to rear",
+    "ALIGN": lambda r, imp: f"front toe out {r.choice(('0.2', '0.3', '0.4'))}°",
+    "BATT": lambda r, imp: f"{r.randrange(280, 420, 10)} CCA of 600 rated",
+    "COOL": lambda r, imp: (f"protects to {r.choice((-5, 0, 5, 10))} °F" if imp
+                            else f"protects to {r.choice((-20, -15, -12, -10))} °C"),
+    "TRANS": lambda r, imp: "fluid dark, smells burnt",
+    "DIFF": lambda r, imp: "fluid dark",
+    "CABIN": lambda r, imp: "filter clogged with leaves",
+    "ENG-AIR": lambda r, imp: "filter dirty",
+    "WIPER": lambda r, imp: "blades streaking",
+    "SPARK": lambda r, imp: "misfire on cylinder " + str(r.randint(1, 4)),
+    "BELT": lambda r, imp: f"{r.randint(3, 8)} cracks per inch" if imp else f"{r.randint(2, 5)} cracks per cm",
+    "AC": lambda r, imp: (f"vent temperature {r.randint(52, 64)} °F" if imp
+                          else f"vent temperature {r.randint(11, 18)} °C"),
+}
+DECLINE_REASONS = (
+    "", "", "Next visit.", "Over budget this month.", "Getting a second quote.", "Will do it myself.",
+    "Selling the car soon.",
+)
+SATISFACTION_WEIGHTS = (3, 5, 12, 30, 50)  # scores 1..5
+SATISFACTION_COMMENTS = {
+    1: ("Car was not ready when promised.", "Nobody called me back."),
+    2: ("Took much longer than quoted.",),
+    3: ("Fine, but the waiting room was packed.",),
+    4: ("Good work, fair price.", "Quick and friendly."),
+    5: ("Excellent service as always!", "Sam explained everything, thank you.", "Fast and honest."),
+}
+OPEN = datetime.max  # a vehicle's last visit is still open
 
 
 @dataclass
@@ -203,6 +255,10 @@ class HistoryGenerator:
     def __init__(self, world: World, seed: int) -> None:
         self.world = world
         self.rng = random.Random(seed)
+        self.vrng = random.Random(f"visits:{seed}")  # visits and recommendations
+        self._declined: list[Template] = []  # due services the last _due_services call left undone
+        self._standing: dict[int, int] = {}  # this vehicle's standing declines: template id → rec id
+        self._last_out = datetime.min  # this vehicle's last check-out (OPEN while checked in)
         self.as_of = _naive(world.as_of)
         self.start = self.as_of - timedelta(days=HISTORY_DAYS)
         self.horizon = self.as_of + timedelta(days=UPCOMING_DAYS)
@@ -225,11 +281,11 @@ class HistoryGenerator:
         return self.rng.choice(ids) if ids else None
 
     def _event(self, chunk: Chunk, kind: str, customer_id: int, subject: str, subject_id: int,
-               user_id: int | None, at: datetime, payload: dict | str) -> None:
+               user_id: int | None, at: datetime, payload: dict | str, label: str | None = None) -> None:
         """One activity row; ``payload`` may be pre-rendered JSON text for the hot paths."""
-        if user_id is None:
+        if label is None and user_id is None:
             label = "system:seed"
-        else:
+        elif label is None:
             label = self._labels.get(user_id) or self._labels.setdefault(user_id, f"user:{user_id}")
         world = self.world
         event_id = world.next_ids["event"]
@@ -365,6 +421,8 @@ class HistoryGenerator:
         oil_spec = oil.spec
         oil_gap = min(oil_spec.interval_months * 30.4, oil_spec.interval_miles * (1.609 if km else 1) / per_day)
         due: dict[str, tuple[float, float]] = {}
+        self._standing = {}
+        self._last_out = datetime.min
         when = added + timedelta(days=rng.uniform(0, 45))
         last_when = added
         known = odometer  # the highest reading we have seen: at registration, then at our visits
@@ -419,8 +477,8 @@ class HistoryGenerator:
             while start > self.as_of - timedelta(minutes=30):
                 back += 1
                 start = self._business_time(loc, today - timedelta(days=back))
-        if start <= last_when:
-            return None
+        if start <= last_when or start <= self._last_out:
+            return None  # the car is still here, or was until after that time
         odometer += int((start - last_when).total_seconds() / 86400 * per_day)
         templates = self._due_services(due, start, odometer, km, oil)
         if start > self.as_of:
@@ -436,6 +494,7 @@ class HistoryGenerator:
         day = start.toordinal()
         scale = 1.609 if km else 1.0
         chosen = [oil]
+        self._declined = declined = []
         due[oil.spec.code] = (day, odometer)
         for template in self.template_list:
             spec = template.spec
@@ -459,6 +518,7 @@ class HistoryGenerator:
                         chosen.append(template)
                         due[spec.code] = (day, odometer)
                         continue
+                    declined.append(template)
                     if rng.random() < 0.7:
                         # Declined here, done elsewhere before the next visit.
                         due[spec.code] = (day, odometer)
@@ -587,6 +647,134 @@ class HistoryGenerator:
         if cancelled_at is not None:
             self._event(chunk, "jobcard.cancelled", cid, subject, jid, advisor, cancelled_at,
                         f'{{"number": {number}, "from": "{JobCardStatus.OPEN}"{tail}')
+        out = closed
+        if status == JobCardStatus.COMPLETED:
+            out = min(completed + timedelta(minutes=self.vrng.randint(10, 180)), self.as_of)
+        elif status == JobCardStatus.CANCELLED:
+            out = min(cancelled_at + timedelta(minutes=self.vrng.randint(5, 30)), self.as_of)
+        self._customer_visit(chunk, cid, vid, loc, jid, status, appointment_id, advisor, odometer,
+                             opened, out, total, label, templates, lines)
+
+    def _customer_visit(self, chunk: Chunk, cid: int, vid: int, loc: ShopLocation, jid: int,
+                        card_status: str, appointment_id: int | None, advisor: int | None,
+                        odometer: int, check_in: datetime, check_out: datetime | None,
+                        total: Decimal, label: str, templates: list[Template], lines: list[tuple]) -> None:
+        """The visit of one job card as ``visit_check_in`` / ``visit_check_out`` / ``visit_rate``
+        would have written it, with the recommendations made during it.
+        """
+        rng, world = self.vrng, self.world
+        cancelled = card_status == JobCardStatus.CANCELLED
+        spend = Decimal("0.00") if cancelled else total  # visits.services.spend_of
+        visit_id = world.take_id("visit")
+        visit_type = VisitType.SCHEDULED if appointment_id is not None else VisitType.WALK_IN
+        subject = "visits.customervisit"
+        self._event(chunk, "visit.checked_in", cid, subject, visit_id, advisor, check_in, {
+            "visit_type": visit_type, "location": loc.name, "vehicle": label, "job_card": jid,
+            "appointment": appointment_id, "odometer_in": odometer,
+        })
+        updated = check_in
+        if not cancelled:
+            updated = max(updated, self._recommendations(
+                chunk, cid, visit_id, jid, loc, advisor, check_in, check_out, templates, lines,
+            ))
+        score = None
+        comment = source = ""
+        rated_at = rated_by = None
+        if check_out is not None:
+            updated = max(updated, check_out)
+            self._event(chunk, "visit.checked_out", cid, subject, visit_id, advisor, check_out, {
+                "total_spend": str(spend), "currency": loc.city.currency, "job_card": jid,
+                "job_card_status": card_status,
+                "location": loc.name,
+            })
+            if not cancelled and rng.random() < 0.35:
+                rated_at = check_out + timedelta(minutes=rng.randint(20, 3 * 24 * 60))
+                if rated_at <= self.as_of:
+                    score = rng.choices(range(1, 6), SATISFACTION_WEIGHTS)[0]
+                    comment = rng.choice(SATISFACTION_COMMENTS[score]) if rng.random() < 0.3 else ""
+                    if rng.random() < 0.65:
+                        source, actor_label = SatisfactionSource.CUSTOMER_LINK, f"customer:{cid}"
+                    else:
+                        source, rated_by, actor_label = SatisfactionSource.ADVISOR, advisor, None
+                    updated = max(updated, rated_at)
+                    self._event(chunk, "visit.rated", cid, subject, visit_id, rated_by, rated_at,
+                                {"score": score, "source": source, "has_comment": bool(comment)},
+                                label=actor_label)
+                else:
+                    rated_at = None
+        self._last_out = OPEN if check_out is None else check_out
+        chunk.rows["visit"].append((
+            visit_id, cid, vid, jid, appointment_id, visit_type, loc.id, advisor, odometer, check_in,
+            check_out, spend, score, comment, source, rated_at, rated_by, updated,
+        ))
+
+    def _recommendations(self, chunk: Chunk, cid: int, visit_id: int, jid: int, loc: ShopLocation,
+                         advisor: int | None, check_in: datetime, check_out: datetime | None,
+                         templates: list[Template], lines: list[tuple]) -> datetime:
+        """Work recommended during a visit: done on the card (accepted, linked to its labor line,
+        recovering a standing decline of the same service), or due but left undone (declined,
+        or still undecided while the car is here). Returns the last decision time.
+        """
+        rng = self.vrng
+        end = check_out or self.as_of
+        span = max(0, int((end - check_in).total_seconds()))
+        imperial = loc.city.distance_unit != "km"
+        labor = {row[5]: row[0] for row in lines if row[3] == JobLineKind.LABOR and row[5] is not None}
+        last = check_in
+        plan: list[tuple[Template, str]] = []
+        for template in templates:
+            if template.spec.code in catalog.OIL_CODES:
+                continue
+            if template.id in self._standing or rng.random() < 0.2:
+                plan.append((template, RecommendationStatus.ACCEPTED))
+        for template in self._declined:
+            if rng.random() < 0.25 and len(plan) < 3:
+                undecided = check_out is None and rng.random() < 0.5
+                plan.append((template, RecommendationStatus.SUGGESTED if undecided
+                             else RecommendationStatus.DECLINED))
+        user_label = "system:seed" if advisor is None else f"user:{advisor}"
+        for template, status in plan:
+            spec = template.spec
+            rec_id = self.world.take_id("visit_recommendation")
+            created = check_in + timedelta(seconds=int(span * rng.uniform(0.02, 0.3)))
+            decided = created + timedelta(seconds=int((end - created).total_seconds() * rng.uniform(0.05, 0.6)))
+            measure = MEASUREMENTS.get(spec.code)
+            measured = measure(rng, imperial) if measure is not None else ""
+            price = local_price(Decimal(spec.price), loc.city.currency)
+            recovered_from = self._standing.pop(template.id, None)
+            job_line = labor.get(template.id) if status == RecommendationStatus.ACCEPTED else None
+            subject = "visits.visitrecommendation"
+            self._event(chunk, "recommendation.suggested", cid, subject, rec_id, advisor, created, {
+                "visit": visit_id, "service": spec.code, "name": spec.name, "measured_value": measured,
+                "estimated_price": str(price), "recovered_from": recovered_from,
+            })
+            declined_at = None
+            reason = ""
+            if status == RecommendationStatus.SUGGESTED:
+                decided = None
+            elif status == RecommendationStatus.DECLINED:
+                declined_at = decided
+                reason = rng.choice(DECLINE_REASONS)
+                self._standing[template.id] = rec_id
+                self._event(chunk, "recommendation.declined", cid, subject, rec_id, advisor, decided, {
+                    "visit": visit_id, "service": spec.code, "name": spec.name,
+                    "measured_value": measured, "estimated_price": str(price), "reason": reason,
+                })
+            else:
+                self._event(chunk, "recommendation.accepted", cid, subject, rec_id, advisor, decided, {
+                    "visit": visit_id, "service": spec.code, "name": spec.name,
+                    "estimated_price": str(price), "work": "job_line",
+                    "job_card": None if job_line is None else jid,
+                    "appointment": None, "recovered": recovered_from is not None,
+                    "recovered_from": recovered_from,
+                })
+            last = max(last, decided or created)
+            chunk.rows["visit_recommendation"].append((
+                rec_id, visit_id, template.id, status, "", measured, price, advisor, created,
+                None if decided is None else advisor, "" if decided is None else user_label,
+                decided, declined_at, reason, recovered_from, job_line, None,
+            ))
+        return last
 
     def _line_group(self, loc: ShopLocation, template: Template, payer: str) -> tuple:
         """The labor and part lines one service puts on a card at a shop, with their sums."""

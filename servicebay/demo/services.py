@@ -2,7 +2,7 @@
 
 This is the one place that writes other apps' tables directly: a history of millions of rows
 cannot go through one service call per change. It writes exactly the rows (and events) the shop
-services would have written, and tests hold it to that (``tests/demo/test_seed.py``).
+and visits services would have written, and tests hold it to that (``tests/demo/test_seed.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from servicebay.shop.models import (
     ServiceTemplate,
     Vehicle,
 )
+from servicebay.visits.models import CustomerVisit, VisitRecommendation
 
 from . import catalog, generator
 from .loader import BulkWriter, TableShape
@@ -190,6 +191,8 @@ def _shapes() -> dict[str, TableShape]:
         "appointment_service": TableShape(Appointment.services.through, generator.APPOINTMENT_SERVICE_FIELDS),
         "job_card": TableShape(JobCard, generator.JOB_CARD_FIELDS),
         "job_line": TableShape(JobLine, generator.JOB_LINE_FIELDS),
+        "visit": TableShape(CustomerVisit, generator.VISIT_FIELDS),
+        "visit_recommendation": TableShape(VisitRecommendation, generator.RECOMMENDATION_FIELDS),
         "note": TableShape(Note, generator.NOTE_FIELDS),
         "event": TableShape(Event, generator.EVENT_FIELDS),
     }
@@ -198,7 +201,7 @@ def _shapes() -> dict[str, TableShape]:
 MODELS = {
     "customer": Customer, "vehicle": Vehicle, "appointment": Appointment,
     "appointment_service": Appointment.services.through, "job_card": JobCard, "job_line": JobLine,
-    "note": Note, "event": Event,
+    "visit": CustomerVisit, "visit_recommendation": VisitRecommendation, "note": Note, "event": Event,
 }
 
 

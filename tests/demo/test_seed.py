@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import os
 import subprocess
 import sys
@@ -32,11 +33,15 @@ from servicebay.shop.models import (
     Vehicle,
 )
 from servicebay.shop.validators import normalize_phone, validate_vin
+from servicebay.visits.choices import RecommendationStatus, VisitType
+from servicebay.visits.models import CustomerVisit, VisitRecommendation
+from servicebay.visits.services import spend_of
 
 AS_OF = "2026-03-02T15:30:00+00:00"
 AS_OF_DT = datetime.fromisoformat(AS_OF)
 SEEDED = (Location, ServiceTemplate, Part, Customer, Vehicle, Appointment,
-          Appointment.services.through, JobCard, JobLine, Note, Event)
+          Appointment.services.through, JobCard, JobLine, CustomerVisit, VisitRecommendation, Note,
+          Event)
 
 pytestmark = pytest.mark.django_db
 
@@ -246,3 +251,108 @@ def test_invalid_arguments_exit_non_zero_with_one_line(tmp_path):
     )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == ["CommandError: --customers must be a whole number, not 'many'."]
+
+
+def test_every_job_card_has_its_visit_from_check_in_to_check_out():
+    seed("--customers", "50", "--seed", "5")
+    cards = list(JobCard.objects.select_related("visit"))
+    assert len(cards) > 100
+    for card in cards:
+        visit = card.visit
+        assert visit.visit_type == (VisitType.SCHEDULED if card.appointment_id else VisitType.WALK_IN)
+        assert visit.appointment_id == card.appointment_id
+        assert (visit.customer_id, visit.vehicle_id, visit.location_id) == (
+            card.customer_id, card.vehicle_id, card.location_id)
+        assert (visit.advisor_id, visit.odometer_in) == (card.advisor_id, card.odometer_in)
+        assert visit.check_in_at == card.opened_at
+        assert visit.total_spend == spend_of(card)
+        if card.status in (JobCardStatus.OPEN, JobCardStatus.IN_PROGRESS):
+            assert visit.check_out_at is None
+        else:
+            assert card.opened_at <= visit.check_out_at <= AS_OF_DT
+            assert visit.check_out_at >= (card.completed_at or card.cancelled_at)
+    assert CustomerVisit.objects.filter(check_out_at__isnull=True).exists()
+    assert CustomerVisit.objects.filter(visit_type=VisitType.WALK_IN).exists()
+
+
+def test_a_vehicle_is_never_in_the_shop_twice_at_once():
+    seed("--customers", "50", "--seed", "5", "--no-users")
+    for vehicle in Vehicle.objects.prefetch_related("visits"):
+        visits = sorted(vehicle.visits.all(), key=lambda v: v.check_in_at)
+        assert sum(v.check_out_at is None for v in visits) <= 1
+        for earlier, later in itertools.pairwise(visits):
+            assert earlier.check_out_at is not None and earlier.check_out_at <= later.check_in_at
+
+
+def test_seeded_visits_and_recommendations_pass_model_validation():
+    seed("--customers", "50", "--seed", "3")
+    for model in (CustomerVisit, VisitRecommendation):
+        for obj in model.objects.order_by("?")[:40]:
+            obj.full_clean()
+    visits = CustomerVisit.objects.count()
+    rated = CustomerVisit.objects.filter(satisfaction_score__isnull=False)
+    checked_out = CustomerVisit.objects.filter(check_out_at__isnull=False).count()
+    assert 0.15 * checked_out < rated.count() < 0.5 * checked_out
+    assert set(rated.values_list("satisfaction_score", flat=True)) <= {1, 2, 3, 4, 5}
+    with_recommendations = CustomerVisit.objects.filter(recommendations__isnull=False).distinct().count()
+    assert 0.1 * visits < with_recommendations < 0.9 * visits
+    statuses = set(VisitRecommendation.objects.values_list("status", flat=True))
+    assert statuses == {RecommendationStatus.ACCEPTED, RecommendationStatus.DECLINED,
+                        RecommendationStatus.SUGGESTED}
+    assert not VisitRecommendation.objects.filter(
+        status=RecommendationStatus.DECLINED, measured_value="",
+        service_template__code__in=("BRAKE-F", "BRAKE-R", "TIRE-SET")).exists()
+
+
+def test_recommendations_live_inside_their_visit_and_recoveries_point_to_an_earlier_decline():
+    seed("--customers", "80", "--seed", "5", "--no-users")
+    recommendations = list(VisitRecommendation.objects.select_related(
+        "visit", "recovered_from__visit", "job_line"))
+    for rec in recommendations:
+        end = rec.visit.check_out_at or AS_OF_DT
+        assert rec.visit.check_in_at <= rec.created_at <= end
+        if rec.status != RecommendationStatus.SUGGESTED:
+            assert rec.created_at <= rec.decided_at <= end
+        else:
+            assert rec.visit.check_out_at is None
+        if rec.job_line is not None:
+            assert rec.status == RecommendationStatus.ACCEPTED
+            assert rec.job_line.job_card_id == rec.visit.job_card_id
+            assert rec.job_line.service_template_id == rec.service_template_id
+        earlier = rec.recovered_from
+        if earlier is not None:
+            assert earlier.status == RecommendationStatus.DECLINED
+            assert earlier.service_template_id == rec.service_template_id
+            assert earlier.visit.vehicle_id == rec.visit.vehicle_id
+            assert earlier.declined_at <= rec.created_at
+    recovered = [r for r in recommendations if r.recovered_from_id is not None]
+    assert any(r.status == RecommendationStatus.ACCEPTED for r in recovered)
+    froms = [r.recovered_from_id for r in recovered]
+    assert len(froms) == len(set(froms))
+
+
+def test_visit_and_recommendation_events_match_the_rows():
+    seed("--customers", "50", "--seed", "5", "--no-users")
+    visits = CustomerVisit.objects
+    recs = VisitRecommendation.objects
+    expected = {
+        "visit.checked_in": visits.count(),
+        "visit.checked_out": visits.filter(check_out_at__isnull=False).count(),
+        "visit.rated": visits.filter(satisfaction_score__isnull=False).count(),
+        "recommendation.suggested": recs.count(),
+        "recommendation.declined": recs.filter(status=RecommendationStatus.DECLINED).count(),
+        "recommendation.accepted": recs.filter(status=RecommendationStatus.ACCEPTED).count(),
+    }
+    for kind, count in expected.items():
+        assert Event.objects.filter(kind=kind).count() == count, kind
+    for visit in visits.filter(satisfaction_score__isnull=False)[:20]:
+        event = Event.objects.get(kind="visit.rated", subject_id=visit.pk)
+        assert event.subject_type == "visits.customervisit"
+        assert event.occurred_at == visit.satisfaction_recorded_at
+        assert event.payload["score"] == visit.satisfaction_score
+    for rec in recs.filter(status=RecommendationStatus.ACCEPTED)[:20]:
+        event = Event.objects.get(kind="recommendation.accepted", subject_id=rec.pk)
+        assert event.subject_type == "visits.visitrecommendation"
+        assert event.customer_id == rec.visit.customer_id
+        assert event.payload["recovered_from"] == rec.recovered_from_id
+        assert event.payload["estimated_price"] == str(rec.estimated_price)
