@@ -26,6 +26,7 @@ class PeriodicJob:
 
 PERIODIC: list[PeriodicJob] = [
     PeriodicJob("servicebay.messaging.tasks:messaging_run", 60),
+    PeriodicJob("servicebay.messaging.tasks:messaging_plan_dates", 3600),
     PeriodicJob("servicebay.segments.tasks:segments_snapshot_due", 300),
     PeriodicJob("servicebay.warehouse.tasks:warehouse_sync_task", 900),
     PeriodicJob("servicebay.loyalty.tasks:loyalty_expire_points", 3600),
