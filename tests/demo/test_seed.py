@@ -356,3 +356,14 @@ def test_visit_and_recommendation_events_match_the_rows():
         assert event.customer_id == rec.visit.customer_id
         assert event.payload["recovered_from"] == rec.recovered_from_id
         assert event.payload["estimated_price"] == str(rec.estimated_price)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seed_fills_the_segment_stats_so_filters_see_the_history():
+    from django.core.management import call_command
+
+    from servicebay.segments.models import CustomerStats
+
+    call_command("seed", customers=30, seed=11, users=False, stdout=io.StringIO())
+    assert CustomerStats.objects.count() == Customer.objects.count() == 30
+    assert CustomerStats.objects.filter(visit_count__gt=0).exists()
