@@ -35,4 +35,9 @@ PERIODIC: list[PeriodicJob] = [
 
 
 def due_jobs(last_run: dict[str, float], now: float) -> list[PeriodicJob]:
-    return [job for job in PERIODIC if now - last_run.get(job.task_path, 0) >= job.every_seconds]
+    """Jobs never run by this scheduler are due at once; the others once their interval passed."""
+    return [
+        job
+        for job in PERIODIC
+        if job.task_path not in last_run or now - last_run[job.task_path] >= job.every_seconds
+    ]
