@@ -22,10 +22,10 @@ from .errors import InvalidQuery
 from .models import LoyaltyProgram, LoyaltyTransaction
 from .rules import LineInput, rules_parse
 from .schemas import (
+    AccrualPreviewIn,
     AdjustIn,
     ExplanationOut,
     LiabilityRowOut,
-    PreviewIn,
     PreviewOut,
     ProgramIn,
     ProgramOut,
@@ -88,7 +88,7 @@ def program_versions(request: HttpRequest, program_id: int):
 
 
 @router.post("/loyalty/preview", response={200: PreviewOut, **ERRORS})
-def accrual_preview(request: HttpRequest, payload: PreviewIn):
+def accrual_preview(request: HttpRequest, payload: AccrualPreviewIn):
     """What an invoice would earn under the given (unsaved) rules."""
     require(request, "loyalty.view")
     rules = rules_parse(accrual_rule=payload.accrual_rule, redemption_rule=payload.redemption_rule,
@@ -212,8 +212,14 @@ def ledger_csv_response(rows, filename: str = "loyalty-ledger.csv") -> Streaming
     openapi_extra={"responses": {200: {"description": "The ledger as CSV, streamed.",
                                        "content": {"text/csv": {"schema": {"type": "string"}}}}}},
 )
-def ledger_export(request: HttpRequest, program_id: int | None = None, customer_id: int | None = None,
-                  since: datetime | None = None, until: datetime | None = None):
+def ledger_export(
+    request: HttpRequest,
+    # Bounded here: the CSV streams after its 200 is sent, so the database must never overflow.
+    program_id: int | None = Query(None, ge=1, le=2**63 - 1),
+    customer_id: int | None = Query(None, ge=1, le=2**63 - 1),
+    since: datetime | None = None,
+    until: datetime | None = None,
+):
     """Every ledger row (optionally of one program or customer, in a time range) as CSV."""
     require(request, "loyalty.report")
     rows = selectors.ledger_export_rows(program_id=program_id, customer_id=customer_id,

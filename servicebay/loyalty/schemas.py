@@ -182,7 +182,7 @@ class PreviewLineIn(Schema):
     payer: Payer = Payer.CUSTOMER
 
 
-class PreviewIn(Schema):
+class AccrualPreviewIn(Schema):
     accrual_rule: RuleDoc = Field(default_factory=dict)
     redemption_rule: RuleDoc = Field(default_factory=dict)
     tiers: RuleDoc = Field(default_factory=dict)

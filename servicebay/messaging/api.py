@@ -32,7 +32,6 @@ from .schemas import (
     MessageOut,
     MessagePage,
     PreferencesIn,
-    PreviewIn,
     RenderedOut,
     ResolveIn,
     SendIn,
@@ -45,6 +44,7 @@ from .schemas import (
     TemplateOut,
     TemplatePage,
     TemplatePatch,
+    TemplatePreviewIn,
     VariableOut,
 )
 from .sms import sms_size
@@ -186,7 +186,7 @@ def _rendered(channel: str, result: Rendered | str) -> dict:
 
 @router.post("/message-templates/{template_id}/preview", response={200: list[RenderedOut], **ERRORS},
              tags=["message templates"])
-def template_preview(request: HttpRequest, template_id: int, payload: PreviewIn):
+def template_preview(request: HttpRequest, template_id: int, payload: TemplatePreviewIn):
     """Render every channel for a real customer (or with example values)."""
     require(request, "messaging.view")
     template = get_object_or_404(MessageTemplate, pk=template_id)

@@ -143,7 +143,7 @@ class TemplatePage(Schema):
     next_cursor: str | None
 
 
-class PreviewIn(Schema):
+class TemplatePreviewIn(Schema):
     customer_id: int | None = Field(None, description="Render for this customer; example values without.")
 
 

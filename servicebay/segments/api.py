@@ -26,12 +26,12 @@ from .schemas import (
     DiffOut,
     ExplainOut,
     MembersPage,
-    PreviewIn,
-    PreviewOut,
     SegmentIn,
     SegmentOut,
     SegmentPage,
     SegmentPatch,
+    SegmentPreviewIn,
+    SegmentPreviewOut,
     SnapshotIn,
     SnapshotOut,
     SnapshotPage,
@@ -65,8 +65,8 @@ def segment_create(request: HttpRequest, payload: SegmentIn):
     return Status(201, segment)
 
 
-@router.post("/segments/preview", response={200: PreviewOut, **ERRORS})
-def segment_preview(request: HttpRequest, payload: PreviewIn):
+@router.post("/segments/preview", response={200: SegmentPreviewOut, **ERRORS})
+def segment_preview(request: HttpRequest, payload: SegmentPreviewIn):
     """Live count and a sample of members for a filter that is not saved yet."""
     require(request, "segments.view")
     as_of = _as_of(payload.as_of)

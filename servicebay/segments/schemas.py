@@ -43,7 +43,7 @@ class SegmentPage(Schema):
     next_cursor: str | None
 
 
-class PreviewIn(Schema):
+class SegmentPreviewIn(Schema):
     filter: dict[str, Any]
     as_of: datetime | None = Field(None, description="Anchor for relative conditions; default now.")
 
@@ -54,7 +54,7 @@ class MemberSample(Schema):
     last_name: str
 
 
-class PreviewOut(Schema):
+class SegmentPreviewOut(Schema):
     count: int
     as_of: datetime
     sample: list[MemberSample]
@@ -90,13 +90,13 @@ class DiffOut(Schema):
     exited: list[int]
 
 
-class ExplanationOut(Schema):
+class SegmentExplanationOut(Schema):
     kind: str
     label: str
     passed: bool
     actual: str
     expected: str
-    children: list[ExplanationOut]
+    children: list[SegmentExplanationOut]
 
 
 class ExplainOut(Schema):
@@ -104,7 +104,7 @@ class ExplainOut(Schema):
     segment_id: int
     as_of: datetime
     member: bool
-    explanation: ExplanationOut
+    explanation: SegmentExplanationOut
 
 
 class MembersPage(Schema):
