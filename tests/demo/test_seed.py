@@ -367,3 +367,17 @@ def test_seed_fills_the_segment_stats_so_filters_see_the_history():
     call_command("seed", customers=30, seed=11, users=False, stdout=io.StringIO())
     assert CustomerStats.objects.count() == Customer.objects.count() == 30
     assert CustomerStats.objects.filter(visit_count__gt=0).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seed_imports_consent_so_exports_and_journeys_have_an_audience():
+    from django.core.management import call_command
+
+    from servicebay.messaging.models import ConsentRecord
+
+    call_command("seed", customers=40, seed=5, users=False, stdout=io.StringIO())
+    with_email = Customer.objects.exclude(email="").count()
+    assert ConsentRecord.objects.filter(channel="email", purpose="transactional").count() == with_email
+    marketing = ConsentRecord.objects.filter(channel="email", purpose="marketing").count()
+    assert 0 < marketing < with_email
+    assert not ConsentRecord.objects.filter(granted=False).exists()

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from servicebay.core.errors import DomainError
 from servicebay.demo import services
+from servicebay.demo.consent import demo_consent_import
 from servicebay.segments.services.stats import customer_stats_rebuild
 from servicebay.shop.models import Customer
 
@@ -84,6 +85,8 @@ class Command(BaseCommand):
             # The bulk load bypasses the services, so derived tables are rebuilt from the rows.
             stats = progress.add_task("segment stats", total=customers)
             customer_stats_rebuild(progress=lambda n: progress.advance(stats, n))
+            consent = progress.add_task("consent", total=customers)
+            demo_consent_import(seed=seed, progress=lambda n: progress.advance(consent, n))
         counts = ", ".join(f"{table.replace('_', ' ')} {count:,}" for table, count in report.rows.items())
         self.stdout.write(
             f"Seeded {report.customers:,} customers at {report.locations} locations in "
