@@ -3,6 +3,7 @@ import os
 import pytest
 
 from tests import factories
+from tests.fault_report import FaultReport, clear_previous, fault_report_for_worker, print_summary
 
 
 def pytest_configure(config):
@@ -64,3 +65,17 @@ def _private_cache(settings):
     """Each test gets its own in-memory cache (the file cache is shared by parallel workers)."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": f"test-{os.getpid()}-{id(settings)}"}}
+
+
+@pytest.fixture
+def fault_report() -> FaultReport:
+    """Where a fault-injection test records runs, faults injected and anomalies found."""
+    return fault_report_for_worker()
+
+
+def pytest_sessionstart(session):
+    clear_previous(session)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    print_summary(terminalreporter, config)
