@@ -7,8 +7,11 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import DataError, IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
+from ninja.errors import HttpError
+from ninja.errors import ValidationError as RequestValidationError
 
 from servicebay.core.api_auth import API_AUTH
+from servicebay.core.api_parser import StrictParser
 from servicebay.core.errors import DomainError, django_validation_detail
 from servicebay.core.pagination import InvalidCursor
 
@@ -21,6 +24,7 @@ api = NinjaAPI(
         "keyset-paginated: pass the `next_cursor` you received as `cursor`."
     ),
     auth=API_AUTH,
+    parser=StrictParser(),
     urls_namespace="api",
     # The schema and the docs page are for signed-in staff too; machines get the spec from us.
     docs_decorator=login_required,
@@ -30,6 +34,15 @@ api = NinjaAPI(
 @api.exception_handler(DomainError)
 def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
     return api.create_response(request, {"detail": exc.as_detail()}, status=exc.status_code)
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # Ninja turns any failure of the body parser into a 400; the parser's own refusals (a NUL in a
+    # text field) are field-level validation errors and answer 422 like every other.
+    if isinstance(exc.__cause__, RequestValidationError):
+        return api.create_response(request, {"detail": exc.__cause__.errors}, status=422)
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
 
 
 @api.exception_handler(InvalidCursor)
