@@ -4,16 +4,24 @@ Templates may use only the catalogue's variables (``variables.CATALOGUE``), a sh
 harmless filters, and no globals. Validation happens at save time: a syntax error, an unknown
 variable or field, a private attribute (``__class__`` …) or anything the sandbox refuses is a
 ``TemplateInvalid`` on the field, never a send-time surprise.
+
+A message is text with a few conditions, so the statements are ``{% if %}`` (and ``{% raw %}``)
+only: no loops, macros, assignments, includes or calls. Without them a template runs once through
+its source; every operator or filter that can enlarge a value (``*``, ``+``, ``**``, ``replace``,
+``join``) draws on one bounded budget per render, and the output stops at ``MAX_OUTPUT``, so no
+template can make the server spin or fill its memory — neither at save time nor at send time.
 """
 
 from __future__ import annotations
 
 import operator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError
+from jinja2.filters import do_join, do_replace
 from jinja2.sandbox import SandboxedEnvironment
 
 from servicebay.core.errors import DomainError
@@ -23,10 +31,34 @@ from .variables import CATALOGUE, MISSING_HINTS, sample_context
 
 MAX_SOURCE = 20_000
 MAX_OUTPUT = 100_000
+# Characters that operators and enlarging filters may build in one render, all together.
+MAX_BUILT = 4 * MAX_OUTPUT
+MAX_POWER_BITS = 4_096
 ALLOWED_FILTERS = (
     "capitalize", "default", "d", "first", "last", "length", "lower", "replace", "round",
     "title", "trim", "truncate", "upper", "wordcount", "join", "int", "string", "escape", "e",
 )
+ALLOWED_TESTS = (
+    "defined", "undefined", "none", "number", "string", "lower", "upper", "eq", "ne", "lt", "le",
+    "gt", "ge", "in", "even", "odd", "divisibleby", "equalto", "greaterthan", "lessthan",
+)
+# The parts a template may be made of: text, output, conditions and expressions over constants and
+# catalogue variables. Anything else (for, set, macro, call, include, import, extends, block,
+# with, filter blocks, function calls) is refused by name when the template is saved.
+ALLOWED_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.If, nodes.Name, nodes.Const,
+    nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Test, nodes.CondExpr, nodes.Compare,
+    nodes.Operand, nodes.And, nodes.Or, nodes.Not, nodes.Neg, nodes.Pos, nodes.Add, nodes.Sub,
+    nodes.Mul, nodes.Div, nodes.FloorDiv, nodes.Mod, nodes.Pow, nodes.Concat, nodes.List,
+    nodes.Tuple, nodes.Keyword,
+)
+STATEMENTS = {
+    nodes.For: "for", nodes.Assign: "set", nodes.AssignBlock: "set", nodes.Macro: "macro",
+    nodes.CallBlock: "call", nodes.Include: "include", nodes.Import: "import",
+    nodes.FromImport: "from … import", nodes.Extends: "extends", nodes.Block: "block",
+    nodes.With: "with", nodes.FilterBlock: "filter", nodes.ExprStmt: "do", nodes.Break: "break",
+    nodes.Continue: "continue",
+}
 
 
 class TemplateInvalid(DomainError):
@@ -37,20 +69,74 @@ class TemplateRenderError(DomainError):
     """A valid template that cannot be rendered for this customer (data it needs is missing)."""
 
 
+_built: ContextVar[list[int] | None] = ContextVar("template_built", default=None)
+
+
+def _charge(size: int) -> None:
+    """Count ``size`` built characters against this render's budget; refuse past it."""
+    if size > MAX_OUTPUT:
+        raise SecurityError("value too large")
+    spent = _built.get()
+    if spent is None:  # rendered outside _render (Template.render by hand): per-value bound only
+        return
+    spent[0] += size
+    if spent[0] > MAX_BUILT:
+        raise SecurityError("the template builds too much text")
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, str | list | tuple) else 0
+
+
 class _Sandbox(SandboxedEnvironment):
     """The sandbox, plus bounds on operators that could build huge values (``'x' * 10**9``)."""
 
-    intercepted_binops = frozenset({"*", "**", "+"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def call_binop(self, context, op: str, left: Any, right: Any) -> Any:
+        if op == "%":
+            if isinstance(left, str):  # printf-style formatting: '%0999999999d' % 1
+                raise SecurityError("string formatting with % is not allowed")
+            return operator.mod(left, right)
         if op == "**":
             if isinstance(right, int | float) and abs(right) > 100:
                 raise SecurityError("exponent too large")
+            if isinstance(left, int) and isinstance(right, int) and left.bit_length() * right > MAX_POWER_BITS:
+                raise SecurityError("number too large")
             return operator.pow(left, right)
-        result = operator.mul(left, right) if op == "*" else operator.add(left, right)
-        if isinstance(result, str | list | tuple) and len(result) > MAX_OUTPUT:
-            raise SecurityError("value too large")
-        return result
+        if op == "*" and isinstance(left, int) and isinstance(right, str | list | tuple):
+            left, right = right, left
+        if op == "*" and isinstance(left, str | list | tuple) and isinstance(right, int):
+            _charge(len(left) * max(right, 0))  # before building it
+        elif op == "+":
+            _charge(_size(left) + _size(right))
+        return operator.mul(left, right) if op == "*" else operator.add(left, right)
+
+
+def _bounded_replace(eval_ctx, s: Any, old: Any, new: Any, count: int | None = None) -> Any:
+    text, old, new = str(s), str(old), str(new)
+    hits = text.count(old) if old else len(text) + 1
+    if count is not None and count >= 0:
+        hits = min(hits, count)
+    _charge(len(text) + hits * max(len(new) - len(old), 0))
+    return do_replace(eval_ctx, s, old, new, count)
+
+
+def _bounded_join(eval_ctx, value: Any, d: str = "", attribute: Any = None) -> Any:
+    if attribute is not None:
+        raise SecurityError("join by attribute is not allowed")
+    if isinstance(value, str):
+        items = list(value)
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
+        raise SecurityError("join takes a list of texts")
+    _charge(sum(len(str(item)) for item in items) + max(len(items) - 1, 0) * len(str(d)))
+    return do_join(eval_ctx, items, d)
+
+
+_bounded_replace.jinja_pass_arg = do_replace.jinja_pass_arg  # type: ignore[attr-defined]
+_bounded_join.jinja_pass_arg = do_join.jinja_pass_arg  # type: ignore[attr-defined]
 
 
 def _environment(autoescape: bool) -> _Sandbox:
@@ -58,6 +144,8 @@ def _environment(autoescape: bool) -> _Sandbox:
                    lstrip_blocks=True, keep_trailing_newline=False)
     env.globals.clear()
     env.filters = {name: env.filters[name] for name in ALLOWED_FILTERS}
+    env.filters.update(replace=_bounded_replace, join=_bounded_join)
+    env.tests = {name: env.tests[name] for name in ALLOWED_TESTS}
     return env
 
 
@@ -65,9 +153,31 @@ TEXT_ENV = _environment(autoescape=False)
 HTML_ENV = _environment(autoescape=True)
 
 
-def _variable_errors(ast: nodes.Template) -> list[str]:
+def _structure_errors(ast: nodes.Template) -> list[str]:
+    """Statements and expressions a message template may not contain (see the module docstring)."""
     errors: list[str] = []
-    for name in sorted(meta.find_undeclared_variables(ast)):
+    for node in ast.find_all(nodes.Node):
+        statement = STATEMENTS.get(type(node))
+        if statement is not None:
+            errors.append(f"'{{% {statement} %}}' is not allowed in a message template: use {{% if %}} and variables.")
+        elif isinstance(node, nodes.Call):
+            errors.append("Calling functions or methods is not allowed in a template.")
+        elif isinstance(node, nodes.List | nodes.Tuple) and not all(
+            isinstance(item, nodes.Const) for item in node.items
+        ):
+            errors.append("A list in a template may hold only fixed values, e.g. ['Toyota', 'Lexus'].")
+        elif not isinstance(node, ALLOWED_NODES):
+            errors.append(f"'{type(node).__name__}' is not allowed in a template.")
+    return errors
+
+
+def _variable_errors(ast: nodes.Template) -> list[str]:
+    errors: list[str] = _structure_errors(ast)
+    # Every name a template reads must be a catalogue namespace: without {% set %} or loops nothing
+    # else can be declared, and Jinja's own names (self, loop, caller …) are refused with the rest.
+    names = set(meta.find_undeclared_variables(ast))
+    names |= {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
+    for name in sorted(names):
         if name not in CATALOGUE:
             errors.append(f"Unknown variable '{name}'. Use one of: {', '.join(CATALOGUE)}.")
     used_as_root: set[int] = set()
@@ -120,17 +230,30 @@ def template_validate_source(source: str, *, field: str, html: bool = False) -> 
 
 
 def _render(env: SandboxedEnvironment, source: str, context: dict[str, Any]) -> str:
+    budget = _built.set([0])
     try:
-        out = env.from_string(source).render(context)
+        ast = env.parse(source)
+        # Checked again here, not only at save time: a row written around the services (a data
+        # migration, a restore) must not get a loop or a macro past the sandbox's bounds.
+        if _structure_errors(ast):
+            raise SecurityError("the template uses statements a message template may not use")
+        parts: list[str] = []
+        length = 0
+        # Streamed, so an oversized message stops at the limit instead of being built whole.
+        for part in env.from_string(ast).generate(context):
+            length += len(part)
+            if length > MAX_OUTPUT:
+                raise TemplateRenderError("The rendered message is too long.")
+            parts.append(part)
+        return "".join(parts)
     except UndefinedError as exc:
         raise TemplateRenderError(_missing_reason(str(exc), context)) from None
-    except SecurityError:
+    except (SecurityError, TemplateRenderError):
         raise
     except Exception as exc:  # a filter given the wrong type, a division by zero …
         raise TemplateRenderError(f"The template failed: {exc}.") from None
-    if len(out) > MAX_OUTPUT:
-        raise TemplateRenderError("The rendered message is too long.")
-    return out
+    finally:
+        _built.reset(budget)
 
 
 def _missing_reason(error: str, context: dict[str, Any]) -> str:
@@ -142,12 +265,20 @@ def _missing_reason(error: str, context: dict[str, Any]) -> str:
 
 def render_text(source: str, context: dict[str, Any]) -> str:
     """Render a plain-text template (SMS, WhatsApp, email text and subject)."""
-    return _render(TEXT_ENV, source, context).strip()
+    return _render_checked(TEXT_ENV, source, context).strip()
 
 
 def render_html(source: str, context: dict[str, Any]) -> str:
     """Render an HTML template with every variable escaped."""
-    return _render(HTML_ENV, source, context)
+    return _render_checked(HTML_ENV, source, context)
+
+
+def _render_checked(env: SandboxedEnvironment, source: str, context: dict[str, Any]) -> str:
+    """``_render`` for sending and previews: what the sandbox refuses is a reason to skip, not a crash."""
+    try:
+        return _render(env, source, context)
+    except SecurityError as exc:
+        raise TemplateRenderError(f"Not allowed in a template: {exc}.") from None
 
 
 @dataclass

@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from .choices import ContactChannel, ContactPurpose, ExportFormat
-from .dsl import FilterInvalid, SegmentFilter, parse_filter
+from .dsl import MAX_DEPTH, FilterInvalid, SegmentFilter, parse_filter
 from .services.exports import FIELDS, HEADER_STYLES
 
 EXAMPLE_FILTER = {
@@ -35,6 +35,8 @@ class FilterField(forms.CharField):
             data = json.loads(value)
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+        except RecursionError:
+            raise forms.ValidationError(f"Groups nest at most {MAX_DEPTH} deep.") from None
         try:
             return parse_filter(data)
         except FilterInvalid as exc:

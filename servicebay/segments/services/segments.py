@@ -33,7 +33,11 @@ def _clean_text(*, name: str, description: str) -> tuple[str, str]:
         raise DomainError("A segment needs a name.", field="name")
     if len(name) > 120:
         raise DomainError("A name can be at most 120 characters.", field="name")
-    return name, (description or "").strip()[:5000]
+    description = (description or "").strip()[:5000]
+    for which, text in (("name", name), ("description", description)):
+        if "\x00" in text:  # PostgreSQL cannot store it; refused alike on SQLite
+            raise DomainError("Null characters are not allowed.", field=which)
+    return name, description
 
 
 def _check_schedule(every_hours: int | None) -> None:
