@@ -26,7 +26,8 @@ run: $(STAMP)
 	@echo "  ServiceBay: http://127.0.0.1:$(PORT)/"
 	@echo "  Demo login: advisor / servicebay-demo   (also technician, manager, marketing, admin)"
 	@echo ""
-	PORT=$(PORT) $(BIN)/servicebay serve
+	@# The demo has no SMS provider: log SMS/WhatsApp instead of failing them (never in production).
+	PORT=$(PORT) MESSAGING_CONSOLE_PROVIDER=$${MESSAGING_CONSOLE_PROVIDER:-true} $(BIN)/servicebay serve
 
 test: $(STAMP) lint test-sqlite test-postgres
 

@@ -174,6 +174,7 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "1025"))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "15"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ServiceBay <no-reply@localhost>")
 SMS_API_URL = os.environ.get("SMS_API_URL", "")
 SMS_API_KEY = os.environ.get("SMS_API_KEY", "")
@@ -186,6 +187,12 @@ WHATSAPP_ACCOUNT_SID = os.environ.get("WHATSAPP_ACCOUNT_SID", "")
 WHATSAPP_FROM = os.environ.get("WHATSAPP_FROM", "")
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 MESSAGING_SENDER_NAME = os.environ.get("MESSAGING_SENDER_NAME", "ServiceBay")
+# A channel without an API URL only writes its messages to the log (marked sent) when this is on: a
+# demo (`make run`) or DEBUG. Otherwise such a message fails with the reason — it was not delivered.
+MESSAGING_CONSOLE_PROVIDER = env_bool("MESSAGING_CONSOLE_PROVIDER", DEBUG)
+MESSAGING_SEND_CONCURRENCY = int(os.environ.get("MESSAGING_SEND_CONCURRENCY", "16"))
+MESSAGING_HTTP_TIMEOUT = float(os.environ.get("MESSAGING_HTTP_TIMEOUT", "10"))
+MESSAGING_LEASE_SECONDS = int(os.environ.get("MESSAGING_LEASE_SECONDS", "90"))  # > a send's worst case
 
 # The cache is shared by every process: sign-in throttling counts failures across web workers.
 CACHES = {

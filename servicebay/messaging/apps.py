@@ -5,3 +5,6 @@ class MessagingConfig(AppConfig):
     name = "servicebay.messaging"
     label = "messaging"
     verbose_name = "Messaging"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 - registers the system checks

@@ -8,17 +8,20 @@ DESIGN §3, "Claiming work safely":
 3. ``_record`` — one short transaction per outcome, fenced by the lease token.
 A row whose lease ran out while ``sending`` becomes ``unknown``: the provider may have accepted
 it. ``outbox_reconcile`` asks the provider (SMS/WhatsApp) or holds it for a person (SMTP) — it is
-never sent again blindly.
+never sent again blindly. For that to be safe a send must be over before its lease ends: a claimed
+row whose send cannot start early enough to finish within the lease (the provider is slow and the
+batch queued up behind it) is released unsent instead of being sent late.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 import zoneinfo
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -55,10 +58,26 @@ from .services import (
 
 logger = logging.getLogger(__name__)
 DISPATCHER = Actor.system("outbox")
-LEASE = timedelta(seconds=90)
+LEASE = timedelta(seconds=90)  # the default of settings.MESSAGING_LEASE_SECONDS
 MAX_ATTEMPTS = 5
 RECONCILE_EVERY = timedelta(minutes=10)
 RECORD_CHUNK = 20
+
+
+def lease() -> timedelta:
+    """How long a claimed row is ours (``MESSAGING_LEASE_SECONDS``)."""
+    return timedelta(seconds=float(getattr(settings, "MESSAGING_LEASE_SECONDS", LEASE.total_seconds())))
+
+
+def send_budget(channel: str) -> float:
+    """Seconds one send may take at most, from its timeouts (connect + answer)."""
+    if channel == Channel.EMAIL:
+        return 2 * float(getattr(settings, "EMAIL_TIMEOUT", None) or 15)
+    return 2 * float(getattr(settings, "MESSAGING_HTTP_TIMEOUT", 10))
+
+
+class LeaseRanOut(TransientFailure):
+    """Not handed over: too little of the lease was left to start the send safely."""
 
 
 def backoff(attempts: int) -> timedelta:
@@ -77,10 +96,12 @@ class DispatchStats:
     suppressed: int = 0
     skipped: int = 0
     deferred: int = 0
+    released: int = 0
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: DispatchStats) -> None:
-        for name in ("claimed", "sent", "retried", "failed", "unknown", "suppressed", "skipped", "deferred"):
+        for name in ("claimed", "sent", "retried", "failed", "unknown", "suppressed", "skipped", "deferred",
+                     "released"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -146,6 +167,8 @@ def outbox_claim(
     now = now or timezone.now()
     stats = stats if stats is not None else DispatchStats()
     claimed: list[Message] = []
+    held_for = lease()
+    started = time.monotonic()
     with transaction.atomic():
         rows = list(_due(now, message_ids)[:limit])
         if not rows:
@@ -190,10 +213,12 @@ def outbox_claim(
                 notices.add(message.customer_id)
                 changed = True
             message.status = MessageStatus.SENDING
-            message.lease_until = now + LEASE
+            message.lease_until = now + held_for
             message.lease_token = token
             message.attempts += 1
             message.sending_started_at = now
+            # Real (monotonic) time: the last moment this send may start and still end in the lease.
+            message.send_by = started + held_for.total_seconds() - send_budget(message.channel)
             if changed:
                 message.save(update_fields=["status", "lease_until", "lease_token", "attempts",
                                             "sending_started_at", "to_address", "body", "opt_out_notice"])
@@ -202,7 +227,7 @@ def outbox_claim(
             claimed.append(message)
         if plain:
             Message.objects.filter(pk__in=[m.pk for m in plain]).update(
-                status=MessageStatus.SENDING, lease_until=now + LEASE, lease_token=token,
+                status=MessageStatus.SENDING, lease_until=now + held_for, lease_token=token,
                 attempts=F("attempts") + 1, sending_started_at=now,
             )
     stats.claimed += len(claimed)
@@ -234,6 +259,11 @@ def outgoing(message: Message) -> Outgoing:
 
 def outbox_send(message: Message) -> Accepted | ProviderFailure:
     """Hand one claimed message to its provider; the outcome, never an exception."""
+    send_by = getattr(message, "send_by", None)
+    if send_by is not None and time.monotonic() > send_by:
+        # Sent now, it could still be in flight when the lease ends; another worker would then
+        # find it unknown, not at the provider yet, and queue it again: a duplicate.
+        return LeaseRanOut("Released unsent: too little of the lease was left to start it.")
     try:
         return provider_for(message.channel).send(outgoing(message))
     except ProviderFailure as exc:
@@ -265,6 +295,11 @@ def _apply_outcome(message: Message, outcome: Accepted | ProviderFailure, stats:
                         "journey": message.journey_id, "provider_id": outcome.provider_message_id})
         return
     error = f"{outcome.code + ': ' if outcome.code else ''}{outcome.message}"[:500]
+    if isinstance(outcome, LeaseRanOut):  # never attempted: due again at once, the attempt not counted
+        if mine.update(status=MessageStatus.QUEUED, lease_until=None, attempts=F("attempts") - 1,
+                       last_error=error):
+            stats.released += 1
+        return
     if isinstance(outcome, TransientFailure) and message.attempts < MAX_ATTEMPTS:
         if mine.update(status=MessageStatus.QUEUED, scheduled_for=now + backoff(message.attempts),
                        lease_until=None, last_error=error):
@@ -306,27 +341,40 @@ def outbox_dispatch(
     *, now: datetime | None = None, limit: int = 100, message_ids: Iterable[int] | None = None,
     concurrency: int | None = None,
 ) -> DispatchStats:
-    """Claim up to ``limit`` due messages, send them, record the outcomes."""
+    """Claim up to ``limit`` due messages, send them, record the outcomes.
+
+    Claims go in small chunks just ahead of the senders (at most two per sender outstanding), so
+    a worker that dies strands a handful of rows, not the whole batch — a stranded email cannot
+    be looked up and waits for a person — and every send starts early in its lease."""
     stats = DispatchStats()
-    claimed = outbox_claim(now=now, limit=limit, message_ids=message_ids, stats=stats)
-    if not claimed:
-        return stats
-    workers = concurrency or int(getattr(settings, "MESSAGING_SEND_CONCURRENCY", 16))
-    if workers <= 1 or len(claimed) == 1:
-        for message in claimed:
+    workers = max(1, concurrency or int(getattr(settings, "MESSAGING_SEND_CONCURRENCY", 16)))
+    if limit <= 1 or (message_ids is not None and workers == 1):
+        for message in outbox_claim(now=now, limit=limit, message_ids=message_ids, stats=stats):
             outbox_record(message, outbox_send(message), stats)
         return stats
-    with ThreadPoolExecutor(max_workers=min(workers, len(claimed))) as pool:
-        futures = {pool.submit(outbox_send, message): message for message in claimed}
-        done: list[tuple[Message, Accepted | ProviderFailure]] = []
-        # Record as answers arrive, a few per transaction, while the rest are still in flight.
-        for future in as_completed(futures):
-            done.append((futures[future], future.result()))
-            if len(done) >= RECORD_CHUNK:
+    remaining = limit
+    in_flight: dict[Future, Message] = {}
+    done: list[tuple[Message, Accepted | ProviderFailure]] = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        while True:
+            if remaining > 0 and len(in_flight) <= workers:
+                settled_before = stats.suppressed + stats.skipped + stats.deferred
+                batch = outbox_claim(now=now, limit=min(2 * workers - len(in_flight), remaining),
+                                     message_ids=message_ids, stats=stats)
+                settled = stats.suppressed + stats.skipped + stats.deferred - settled_before
+                remaining = remaining - len(batch) - settled if batch or settled else 0
+                for message in batch:
+                    in_flight[pool.submit(outbox_send, message)] = message
+            if not in_flight:
+                break
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            done += [(in_flight.pop(future), future.result()) for future in finished]
+            # Record as answers arrive, a few per transaction, while the rest are still in flight.
+            if len(done) >= min(RECORD_CHUNK, workers) or not in_flight:
                 _record_many(done, stats)
                 done = []
-        if done:
-            _record_many(done, stats)
+    if done:
+        _record_many(done, stats)
     return stats
 
 
@@ -364,6 +412,17 @@ def outbox_expire_leases(*, now: datetime | None = None) -> int:
     return len(stale)
 
 
+def _receipts_of_others(message: Message) -> set[str]:
+    """Provider ids the customer's other messages to the same address already own: two sends with
+    the same text look alike at the provider, and one receipt must not settle both."""
+    return set(
+        Message.objects.filter(customer_id=message.customer_id, channel=message.channel,
+                               to_address=message.to_address)
+        .exclude(pk=message.pk).exclude(provider_message_id="")
+        .values_list("provider_message_id", flat=True)
+    )
+
+
 def outbox_reconcile(*, now: datetime | None = None, limit: int = 100) -> DispatchStats:
     """Settle ``unknown`` rows by asking the provider: found → sent; never accepted → queued again
     (safe, it was not sent); the provider cannot tell → held for a person (not retried)."""
@@ -376,16 +435,18 @@ def outbox_reconcile(*, now: datetime | None = None, limit: int = 100) -> Dispat
             qs = qs.select_for_update(skip_locked=True, of=("self",))
         rows = list(qs.select_related("customer").order_by("lease_until", "id")[:limit])
         token = uuid.uuid4().hex
-        Message.objects.filter(pk__in=[m.pk for m in rows]).update(
-            lease_token=token, lease_until=now + RECONCILE_EVERY)
+        Message.objects.filter(pk__in=[m.pk for m in rows]).update(lease_token=token, lease_until=now + lease())
     for message in rows:
         message.lease_token = token
         try:
-            found = provider_for(message.channel).lookup(outgoing(message))
-        except ProviderFailure as exc:
+            found = provider_for(message.channel).lookup(outgoing(message), taken=_receipts_of_others(message))
+        except Exception as exc:  # the provider cannot tell (or answered nonsense): a person decides
+            if not isinstance(exc, ProviderFailure):
+                logger.exception("provider lookup crashed on message %s", message.pk)
+            reason = exc.message if isinstance(exc, ProviderFailure) else repr(exc)
             with transaction.atomic():
                 Message.objects.filter(pk=message.pk, lease_token=token).update(
-                    lease_until=None, last_error=f"Held for a person: {exc.message}"[:500])
+                    lease_until=None, last_error=f"Held for a person: {reason}"[:500])
             continue
         if found is not None:
             outbox_record(message, found, stats)

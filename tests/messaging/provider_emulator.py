@@ -4,8 +4,11 @@
 ContentVariables, StatusCallback) with HTTP basic auth → 201 ``{"sid", "status": "queued", …}``;
 ``GET`` the same path lists what was accepted (filter ``To``). Per-recipient behaviours reproduce
 what real providers do: error 21610 (recipient unsubscribed), 5xx, a read timeout after accepting
-(the message *was* accepted: the crash case), a dropped connection. ``latency`` adds realistic
-delay to every request.
+(the message *was* accepted: the crash case), a dropped connection, and malformed answers: a 201
+whose body is not JSON (accepted all the same), a 200 without a ``sid`` (not accepted), a 502 HTML
+page from a proxy, an answer slower than the client's patience (accepted late). ``script`` plays
+one behaviour per request to a number, then the number is served normally; ``lookup_fault`` breaks
+the listing. ``latency`` adds realistic delay to every request.
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ class TwilioEmulator:
         self.requests = 0
         self.behaviours: dict[str, str] = {}  # To number -> "21610" | "500" | "hang" | "drop" | "400"
         self.fail_first: dict[str, int] = {}  # To number -> how many 503s before accepting
+        self.script: dict[str, list[str]] = {}  # To number -> behaviours for its next requests, in order
+        self.lookup_fault = ""  # "garbage" | "list" | "500": how GET listings answer
+        self.faults: Counter = Counter()  # behaviour -> how many requests it answered
+        self.accepted_at: dict[str, float] = {}  # sid -> time.time() when accepted
+        self.in_flight = 0  # POSTs being answered (a slow one goes on after its client gave up)
         self.hang_seconds = 3.0
         self.lock = threading.Lock()
         emulator = self
@@ -48,10 +56,12 @@ class TwilioEmulator:
             def log_message(self, *args):
                 pass
 
-            def _json(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
+            def _json(self, status: int, body: dict | list) -> None:
+                self._raw(status, json.dumps(body).encode(), "application/json")
+
+            def _raw(self, status: int, data: bytes, content_type: str) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -80,6 +90,16 @@ class TwilioEmulator:
                     time.sleep(emulator.latency)
                 if not self._path_ok() or not self._authorised():
                     return
+                if emulator.lookup_fault:
+                    with emulator.lock:
+                        emulator.faults[f"lookup-{emulator.lookup_fault}"] += 1
+                    if emulator.lookup_fault == "garbage":
+                        self._raw(200, b"<html><body>Service temporarily degraded</body></html>", "text/html")
+                    elif emulator.lookup_fault == "list":
+                        self._json(200, [{"unexpected": True}])
+                    else:
+                        self._raw(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
+                    return
                 query = parse_qs(urlparse(self.path).query)
                 to = query.get("To", [None])[0]
                 with emulator.lock:
@@ -87,6 +107,15 @@ class TwilioEmulator:
                 self._json(200, {"messages": items})
 
             def do_POST(self):
+                with emulator.lock:
+                    emulator.in_flight += 1
+                try:
+                    self._post()
+                finally:
+                    with emulator.lock:
+                        emulator.in_flight -= 1
+
+            def _post(self):
                 length = int(self.headers.get("Content-Length", 0))
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
                 with emulator.lock:
@@ -104,7 +133,20 @@ class TwilioEmulator:
                 if remaining:
                     self._json(503, {"code": 20503, "message": "Service unavailable", "status": 503})
                     return
-                behaviour = emulator.behaviours.get(number, "")
+                with emulator.lock:
+                    scripted = emulator.script.get(number)
+                    behaviour = scripted.pop(0) if scripted else emulator.behaviours.get(number, "")
+                    if behaviour:
+                        emulator.faults[behaviour] += 1
+                if behaviour == "html502":
+                    self._raw(502, b"<html><head><title>502 Bad Gateway</title></head>"
+                                   b"<body><h1>Bad Gateway</h1></body></html>", "text/html")
+                    return
+                if behaviour == "nosid":
+                    self._json(200, {"status": "queued", "message": "Accepted for processing"})
+                    return
+                if behaviour == "slow":
+                    time.sleep(emulator.hang_seconds)  # the client has given up; then it is accepted
                 if behaviour == "21610":
                     self._json(400, {"code": 21610, "message": "Attempt to send to unsubscribed recipient",
                                      "status": 400})
@@ -128,6 +170,10 @@ class TwilioEmulator:
                 }
                 with emulator.lock:
                     emulator.accepted.append(item)
+                    emulator.accepted_at[item["sid"]] = time.time()
+                if behaviour == "garbage":
+                    self._raw(201, b"<?xml version='1.0'?><TwilioResponse><Message>ok", "text/html")
+                    return
                 if behaviour == "hang":
                     # Accepted, then too slow to answer: the client gives up not knowing.
                     time.sleep(emulator.hang_seconds)
@@ -148,6 +194,12 @@ class TwilioEmulator:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Until every request has been answered (or abandoned by the server)."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def bodies_to(self, number: str) -> list[str]:
         with self.lock:

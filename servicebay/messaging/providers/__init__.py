@@ -16,7 +16,7 @@ from .base import (
     ProviderFailure,
     TransientFailure,
 )
-from .console import ConsoleProvider
+from .console import ConsoleProvider, UnconfiguredProvider
 from .email import SmtpEmailProvider
 from .twilio import TwilioHttpProvider
 
@@ -28,15 +28,31 @@ __all__ = [
     "Provider",
     "ProviderFailure",
     "TransientFailure",
+    "console_allowed",
     "provider_for",
+    "unconfigured_channels",
 ]
 
 _lock = threading.Lock()
 _cache: dict[tuple, Provider] = {}
 
 
+def _prefix(channel: str) -> str:
+    return "SMS" if channel == Channel.SMS else "WHATSAPP"
+
+
+def console_allowed() -> bool:
+    """May an unconfigured channel write to the log and call it sent? Only in a demo or DEBUG."""
+    return bool(getattr(settings, "MESSAGING_CONSOLE_PROVIDER", settings.DEBUG))
+
+
+def unconfigured_channels() -> list[str]:
+    """HTTP channels with no API URL."""
+    return [c for c in (Channel.SMS, Channel.WHATSAPP) if not _http_config(c)[0]]
+
+
 def _http_config(channel: str) -> tuple[str, str, str, str]:
-    prefix = "SMS" if channel == Channel.SMS else "WHATSAPP"
+    prefix = _prefix(channel)
     return (
         getattr(settings, f"{prefix}_API_URL", ""),
         getattr(settings, f"{prefix}_ACCOUNT_SID", ""),
@@ -51,12 +67,15 @@ def provider_for(channel: str) -> Provider:
         return SmtpEmailProvider(timeout=float(getattr(settings, "EMAIL_TIMEOUT", None) or 15))
     url, sid, token, sender = _http_config(channel)
     timeout = float(getattr(settings, "MESSAGING_HTTP_TIMEOUT", 10))
-    key = (channel, url, sid, token, sender, timeout)
+    console = console_allowed()
+    key = (channel, url, sid, token, sender, timeout, console)
     with _lock:
         provider = _cache.get(key)
         if provider is None:
-            if not url:
+            if not url and console:
                 provider = ConsoleProvider(f"console-{channel}")
+            elif not url:
+                provider = UnconfiguredProvider(f"unconfigured-{channel}", f"{_prefix(channel)}_API_URL")
             else:
                 provider = TwilioHttpProvider(
                     name=f"{channel} API", base_url=url, account_sid=sid, token=token,

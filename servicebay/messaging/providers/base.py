@@ -11,6 +11,7 @@ A send either returns ``Accepted`` or raises one of:
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -68,7 +69,8 @@ class Provider(Protocol):
 
     def send(self, message: Outgoing) -> Accepted: ...
 
-    def lookup(self, message: Outgoing) -> Accepted | None:
-        """Find a message the provider accepted for us; None if it never did. Raises
+    def lookup(self, message: Outgoing, *, taken: Collection[str] = ()) -> Accepted | None:
+        """Find a message the provider accepted for us; None if it never did. ``taken``: provider
+        ids already recorded on our other messages (two sends may look alike). Raises
         ``ProviderFailure`` when the provider cannot tell (then a person decides)."""
         ...

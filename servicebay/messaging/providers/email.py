@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
+from collections.abc import Collection
 from email.utils import parseaddr
 
 from django.conf import settings
@@ -20,6 +21,13 @@ def message_id_for(message: Outgoing) -> str:
 
 
 def _refusal(code: int, text: str, *, what: str) -> Exception:
+    if not 400 <= code < 600:
+        # Not an SMTP reply at all (smtplib says -1 for a garbled line). Before the message body
+        # nothing was handed over; after it the server may have queued the message.
+        if what == "Message":
+            return OutcomeUnknown(f"Mail server gave an unreadable answer to the message: {code} {text}",
+                                  code=str(code))
+        return TransientFailure(f"{what} got an unreadable answer: {code} {text}", code=str(code))
     if 400 <= code < 500:
         return TransientFailure(f"{what} deferred: {code} {text}", code=str(code))
     # A 5xx on the recipient is a hard bounce: the mailbox does not exist or refuses us.
@@ -47,7 +55,14 @@ class SmtpEmailProvider:
         connection = get_connection(fail_silently=False, timeout=self.timeout)
         try:
             connection.open()
+            # Greet now (smtplib would do it lazily inside the send): a server that stalls or
+            # breaks off here has been handed nothing, so that is a retry, not an unknown outcome.
+            smtp = getattr(connection, "connection", None)
+            if isinstance(smtp, smtplib.SMTP):
+                smtp.ehlo_or_helo_if_needed()
         except (OSError, smtplib.SMTPException) as exc:
+            with contextlib.suppress(Exception):
+                connection.close()
             raise TransientFailure(f"Mail server unreachable: {exc}") from exc
         try:
             connection.send_messages([email])
@@ -59,8 +74,8 @@ class SmtpEmailProvider:
             raise _refusal(exc.smtp_code, str(exc.smtp_error), what="Sender") from exc
         except smtplib.SMTPDataError as exc:
             raise _refusal(exc.smtp_code, str(exc.smtp_error), what="Message") from exc
-        except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
-            # The server may have queued the message before the line dropped.
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            # The server may have queued the message before the line dropped (or the reply broke).
             raise OutcomeUnknown(f"Mail server went away mid-send: {exc}") from exc
         finally:
             # Closing a broken connection may fail; the outcome is already known.
@@ -68,5 +83,5 @@ class SmtpEmailProvider:
                 connection.close()
         return Accepted(provider_message_id=msg_id.strip("<>"))
 
-    def lookup(self, message: Outgoing) -> Accepted | None:
+    def lookup(self, message: Outgoing, *, taken: Collection[str] = ()) -> Accepted | None:
         raise OutcomeUnknown("SMTP cannot be asked whether it took a message; a person must decide.")

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import httpx
 
@@ -53,7 +53,8 @@ class TwilioHttpProvider:
         self.auth = (account_sid, token)
         self.sender = sender
         self.whatsapp = whatsapp
-        self.client = client or httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
+        self.timeout = timeout
+        self.client = client or httpx.Client(timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)))
 
     def _address(self, number: str) -> str:
         return f"whatsapp:{number}" if self.whatsapp and not number.startswith("whatsapp:") else number
@@ -85,12 +86,23 @@ class TwilioHttpProvider:
 
     def _outcome(self, response: httpx.Response) -> Accepted:
         if response.status_code in (200, 201):
-            data = response.json()
-            return Accepted(provider_message_id=str(data["sid"]),
+            try:
+                data = response.json()
+                sid = str(data["sid"]) if isinstance(data, dict) and data.get("sid") else ""
+            except ValueError:
+                sid = ""
+            if not sid:
+                # The provider said yes but we cannot read the receipt: it may well have taken the
+                # message, so reconcile (look it up) rather than resend.
+                raise OutcomeUnknown(f"{self.name} answered {response.status_code} without a readable "
+                                     f"message id: {response.text[:120]!r}", code=str(response.status_code))
+            return Accepted(provider_message_id=sid,
                             status="delivered" if data.get("status") == "delivered" else "sent")
         try:
             data = response.json()
         except ValueError:
+            data = {}
+        if not isinstance(data, dict):  # an HTML error page, a bare list …: only the status tells
             data = {}
         code = str(data.get("code", "") or response.status_code)
         text = data.get("message") or response.reason_phrase
@@ -100,19 +112,26 @@ class TwilioHttpProvider:
             raise PermanentFailure(f"Recipient unsubscribed ({code}): {text}", code=code, suppress="opt_out")
         raise PermanentFailure(f"{self.name} refused ({code}): {text}", code=code)
 
-    def lookup(self, message: Outgoing) -> Accepted | None:
+    def lookup(self, message: Outgoing, *, taken: Collection[str] = ()) -> Accepted | None:
         params = {"To": self._address(message.to)}
         if message.attempt_started_at is not None:
             params["DateSent>"] = message.attempt_started_at.date().isoformat()
         try:
             response = self.client.get(f"{self.base_url}/Messages.json", params=params, auth=self.auth)
             response.raise_for_status()
-            listed = response.json().get("messages", [])
+            data = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise OutcomeUnknown(f"{self.name} could not be asked: {exc!r}") from exc
+        listed = data.get("messages") if isinstance(data, dict) else None
+        if not isinstance(listed, list):
+            raise OutcomeUnknown(f"{self.name} answered the lookup with no message list: {response.text[:120]!r}")
+        variables = json.dumps({str(i): v for i, v in enumerate(message.provider_params, start=1)})
         for item in listed:
+            if not isinstance(item, dict) or not item.get("sid") or str(item["sid"]) in taken:
+                continue  # a receipt another of our messages already owns is not this one's
             same_body = message.body and item.get("body") == message.body
-            same_template = message.provider_template and item.get("content_sid") == message.provider_template
+            same_template = message.provider_template and item.get("content_sid") == message.provider_template and (
+                item.get("content_variables") in (None, "", variables))
             if same_body or same_template:
                 return Accepted(provider_message_id=str(item["sid"]))
         return None
