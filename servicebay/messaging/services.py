@@ -372,7 +372,7 @@ def message_send_now(
         from .tasks import message_dispatch
 
         message_id = message.pk
-        transaction.on_commit(lambda: message_dispatch.enqueue(message_id))
+        transaction.on_commit(lambda: message_dispatch.enqueue(message_id), robust=True)
     return message
 
 

@@ -10,10 +10,10 @@ from ninja import Query, Router, Schema, Status
 
 from servicebay.core.api_auth import require
 from servicebay.core.pagination import keyset_page
-from servicebay.core.schemas import ERRORS
+from servicebay.core.schemas import ERRORS, ErrorOut
 
 from . import selectors
-from .tasks import warehouse_sync_task
+from .tasks import QUEUE_DOWN, sync_queue
 
 router = Router(tags=["warehouse"])
 
@@ -50,9 +50,10 @@ def sync_run_list(request: HttpRequest, cursor: str | None = None,
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
-@router.post("/warehouse/runs", response={202: QueuedOut, **ERRORS})
+@router.post("/warehouse/runs", response={202: QueuedOut, 503: ErrorOut, **ERRORS})
 def sync_run_queue(request: HttpRequest):
-    """Queue an incremental sync for the worker."""
+    """Queue an incremental sync for the worker (503 when the task queue cannot be reached)."""
     require(request, "warehouse.run")
-    warehouse_sync_task.enqueue()
+    if not sync_queue():
+        return Status(503, {"detail": QUEUE_DOWN})
     return Status(202, {"queued": True})

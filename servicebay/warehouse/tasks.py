@@ -20,3 +20,17 @@ def warehouse_sync_task(full: bool = False) -> dict:
         logger.info("warehouse sync skipped: another sync is running")
         return {"status": "skipped"}
     return {"run": run.pk, "status": run.status, "tables": run.tables}
+
+
+QUEUE_DOWN = "The task queue cannot be reached right now, so no sync was queued; try again shortly."
+
+
+def sync_queue() -> bool:
+    """Queue an incremental sync; False (logged) when the task queue (Redis, or the database
+    backend's table) refuses it, so a person gets an answer instead of an error page."""
+    try:
+        warehouse_sync_task.enqueue()
+    except Exception:
+        logger.exception("could not queue a warehouse sync")
+        return False
+    return True

@@ -12,7 +12,7 @@ from servicebay.core.views import permission_required
 from . import selectors
 from .config import warehouse_config
 from .tables import available_tables
-from .tasks import warehouse_sync_task
+from .tasks import QUEUE_DOWN, sync_queue
 
 
 @require_GET
@@ -35,6 +35,8 @@ def warehouse_status(request: HttpRequest) -> HttpResponse:
 @require_POST
 @permission_required("warehouse.run")
 def warehouse_sync_now(request: HttpRequest) -> HttpResponse:
-    warehouse_sync_task.enqueue()
-    messages.success(request, "A sync was queued; the worker runs it in a moment.")
+    if sync_queue():
+        messages.success(request, "A sync was queued; the worker runs it in a moment.")
+    else:
+        messages.error(request, QUEUE_DOWN)
     return redirect("warehouse:status")

@@ -115,5 +115,5 @@ def program_update(*, program: LoyaltyProgram, actor: Actor, **fields: Any) -> L
     if version is not None and version.tiers != previous_tiers:
         from ..tasks import loyalty_tiers_refresh  # the tasks module imports the services
 
-        transaction.on_commit(lambda: loyalty_tiers_refresh.enqueue(program_id=program.pk))
+        transaction.on_commit(lambda: loyalty_tiers_refresh.enqueue(program_id=program.pk), robust=True)
     return program
