@@ -159,13 +159,28 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
-TASK_BACKEND = os.environ.get("TASK_BACKEND", "database")
+# Background work: the database backend for one shop; RQ on Redis for workers on many machines
+# (``servicebay worker`` starts the matching worker; docs/deployment.md shows the chain set-up).
+TASK_BACKEND = os.environ.get("TASK_BACKEND", "database").strip().lower()
+if TASK_BACKEND not in {"database", "rq"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"TASK_BACKEND must be 'database' or 'rq', not {TASK_BACKEND!r}.")
 if TASK_BACKEND == "rq":
     INSTALLED_APPS.append("django_rq")
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-RQ_QUEUES = {"default": {"URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")}}
+RQ_QUEUES = {
+    "default": {
+        "URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # RQ's own default (180 s) would kill a full warehouse sync of a chain mid-load.
+        "DEFAULT_TIMEOUT": int(os.environ.get("RQ_JOB_TIMEOUT", "3600")),
+    }
+}
+# Jobs are django-tasks tasks: a worker needs django-tasks-rq's job class to run them (a plain RQ
+# job would try to call the Task object). ``servicebay worker`` passes it too.
+RQ = {"JOB_CLASS": "django_tasks_rq.Job"}
 
 # Outside providers. Email goes over SMTP; SMS/WhatsApp over the provider's HTTP API.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
