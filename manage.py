@@ -1,9 +1,7 @@
 #!/usr/bin/env python
-import os
 import sys
 
 if __name__ == "__main__":
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "servicebay.settings")
-    from django.core.management import execute_from_command_line
+    from servicebay.cli import main
 
-    execute_from_command_line(sys.argv)
+    main(sys.argv[1:], prog=sys.argv[0])
