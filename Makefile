@@ -56,6 +56,8 @@ test-fast: $(STAMP)
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(BIN)/pytest -q tests/hardening -k fuzz $(PYTEST_ARGS)
 
+# Every benchmark on 100k customers, SQLite and PostgreSQL (sb_bench, created if missing): one report,
+# bench/results/latest.md + latest.svg. ARGS: --large (1M), --customers N, --only NAME, --database sqlite.
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
