@@ -33,6 +33,7 @@ from servicebay.core.actors import Actor
 from servicebay.messaging import journeys, outbox, services
 from servicebay.messaging.choices import Channel, MessageStatus, Purpose
 from servicebay.messaging.definitions import parse_definition
+from servicebay.messaging.journeys.planning import KM_PER_MILE
 from servicebay.messaging.models import Journey, Message, MessageTemplate
 from servicebay.shop import services as shop
 from servicebay.shop.models import Customer, Location
@@ -168,22 +169,42 @@ def _birthday_baseline(now: datetime, until: datetime) -> set[int]:
 
 
 def _service_due_baseline(now: datetime, lead_days: int, until: datetime) -> set[int]:
+    """Customers with a service due by date in the window (to the last day's Sunday, as the planner
+    bundles whole weeks) or due by mileage (the odometer passed the last service's reading plus the
+    interval, in the vehicle's unit): the rows the planner starts from, in hand-written SQL."""
     found: set[int] = set()
     window_from = (now + timedelta(days=lead_days - 1)).date()
-    window_to = (until + timedelta(days=lead_days + 1)).date()
+    last_day = (until + timedelta(days=lead_days + 1)).date()
+    window_to = last_day + timedelta(days=7 - last_day.isoweekday())
+    done = "jc.status IN ('completed', 'closed')"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id, interval_months FROM shop_servicetemplate "
-                       "WHERE interval_months IS NOT NULL AND is_active")
-        for template_id, months in cursor.fetchall():
-            lo = journeys.add_months(window_from, -months) - timedelta(days=1)
-            hi = journeys.add_months(window_to, -months) + timedelta(days=2)
-            cursor.execute(
-                "SELECT jc.customer_id, jc.vehicle_id, MAX(jc.completed_at) FROM shop_jobline jl "
-                "JOIN shop_jobcard jc ON jc.id = jl.job_card_id "
-                "WHERE jl.service_template_id = %s AND jc.status IN ('completed', 'closed') "
-                "GROUP BY jc.customer_id, jc.vehicle_id HAVING MAX(jc.completed_at) >= %s AND MAX(jc.completed_at) < %s",
-                [template_id, lo, hi])
-            found.update(row[0] for row in cursor.fetchall())
+        cursor.execute("SELECT id, interval_months, interval_miles, interval_km FROM shop_servicetemplate "
+                       "WHERE is_active AND (interval_months IS NOT NULL OR interval_miles IS NOT NULL "
+                       "OR interval_km IS NOT NULL)")
+        for template_id, months, miles, km in cursor.fetchall():
+            if months:
+                lo = journeys.add_months(window_from, -months) - timedelta(days=1)
+                hi = journeys.add_months(window_to, -months) + timedelta(days=2)
+                cursor.execute(
+                    "SELECT jc.customer_id, jc.vehicle_id, MAX(jc.completed_at) FROM shop_jobline jl "
+                    f"JOIN shop_jobcard jc ON jc.id = jl.job_card_id WHERE jl.service_template_id = %s AND {done} "
+                    "GROUP BY jc.customer_id, jc.vehicle_id "
+                    "HAVING MAX(jc.completed_at) >= %s AND MAX(jc.completed_at) < %s",
+                    [template_id, lo, hi])
+                found.update(row[0] for row in cursor.fetchall())
+            by_unit = {"mi": miles or (round(km / KM_PER_MILE) if km else None),
+                       "km": km or (round(miles * KM_PER_MILE) if miles else None)}
+            for unit, interval in by_unit.items():
+                if not interval:
+                    continue
+                cursor.execute(
+                    "SELECT jc.customer_id FROM shop_jobline jl JOIN shop_jobcard jc ON jc.id = jl.job_card_id "
+                    "JOIN shop_vehicle v ON v.id = jc.vehicle_id "
+                    f"WHERE jl.service_template_id = %s AND {done} AND v.odometer_unit = %s "
+                    "AND jc.odometer_in IS NOT NULL GROUP BY jc.customer_id, jc.vehicle_id "
+                    "HAVING MAX(v.odometer) >= MAX(jc.odometer_in) + %s",
+                    [template_id, unit, interval])
+                found.update(row[0] for row in cursor.fetchall())
     return found
 
 
