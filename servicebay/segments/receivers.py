@@ -1,7 +1,8 @@
 """Keep ``CustomerStats`` current from the writes' own transactions.
 
 Connected in ``SegmentsConfig.ready``. Every receiver recomputes the customer's row from its
-sources (idempotent, so a retried request or a signal sent twice changes nothing). Delete
+sources (idempotent, so a retried request or a signal sent twice changes nothing); a balance
+change recomputes only the loyalty columns, the one part of the row it can move. Delete
 receivers never create a row: the customer may be in the middle of being erased.
 """
 
@@ -13,7 +14,7 @@ from servicebay.shop.models import Customer, JobCard
 from servicebay.shop.signals import job_card_status_changed
 
 from .models import CustomerStats
-from .services.stats import customer_stats_refresh
+from .services.stats import customer_stats_loyalty_refresh, customer_stats_refresh
 from .sources import optional_model
 
 
@@ -50,11 +51,11 @@ def on_recommendation_deleted(sender, instance, **kwargs) -> None:
 
 def on_balance_saved(sender, instance, raw: bool = False, **kwargs) -> None:
     if not raw:
-        customer_stats_refresh(customer_id=instance.customer_id)
+        customer_stats_loyalty_refresh(customer_id=instance.customer_id)
 
 
 def on_balance_deleted(sender, instance, **kwargs) -> None:
-    customer_stats_refresh(customer_id=instance.customer_id, create=False)
+    customer_stats_loyalty_refresh(customer_id=instance.customer_id, create=False)
 
 
 def connect() -> None:

@@ -110,3 +110,23 @@ def test_concurrent_first_credits_enrol_the_customer_once():
     assert run_at_once(credit, range(8)) == Counter(credited=8)
     balance = CustomerLoyaltyBalance.objects.get(customer=customer, program=program)
     assert balance.points_balance == 80 == ledger_sum(balance)
+
+
+def test_concurrent_credits_in_two_programs_keep_the_customer_stats_exact():
+    from servicebay.segments.models import CustomerStats
+
+    customer = factories.make_customer()
+    programs = [make_program(currency="USD"), make_program(currency="EUR")]
+
+    def credit(i):
+        points_adjust(customer=customer, program=programs[i % 2], points=10 + i % 2,
+                      reason=f"Bonus {i}", actor=SYSTEM)
+        return "credited"
+
+    assert run_at_once(credit, range(THREADS)) == Counter(credited=THREADS)
+    # Each credit recomputes the sum over both balances; one computed from a stale read of the
+    # other program's balance would leave the stats short of the ledger.
+    stats = CustomerStats.objects.get(customer=customer)
+    assert stats.loyalty_points == 8 * 10 + 8 * 11 == sum(
+        CustomerLoyaltyBalance.objects.filter(customer=customer).values_list("points_balance", flat=True)
+    )

@@ -110,6 +110,16 @@ def test_editing_a_loyalty_discount_line_is_refused(program, member):
     assert line.unit_price == Decimal("4.00")
 
 
+def test_a_second_redemption_leaves_the_first_discount_line_guarded(program, member):
+    card = card_with_lines(member, ("labor", "100.00"))
+    first = points_redeem(job_card=card, points=400, actor=SYSTEM)
+    points_redeem(job_card=card, points=100, actor=SYSTEM)
+    line = JobLine.objects.get(pk=first.job_line_id)
+    with pytest.raises(DomainError, match="paid with loyalty points"):
+        shop.job_line_update(line=line, actor=SYSTEM, unit_price=Decimal("40.00"))
+    assert card.lines.filter(kind="discount").count() == 2
+
+
 def test_editing_other_lines_of_a_redeemed_card_still_works(program, member):
     card = card_with_lines(member, ("labor", "100.00"))
     points_redeem(job_card=card, points=400, actor=SYSTEM)

@@ -132,3 +132,65 @@ def test_open_recommendations_follow_the_visits_services(vehicle, location):
     assert stats().open_recommendations == 2  # declined work stays open for a follow-up
     recommendation_accept(recommendation=first, actor=SYSTEM)
     assert stats().open_recommendations == 1
+
+
+def _loyalty_stats(customer) -> tuple[str, int]:
+    stats = CustomerStats.objects.get(customer=customer)
+    return stats.loyalty_tier, stats.loyalty_points
+
+
+def test_loyalty_columns_follow_every_program_and_equal_a_full_rebuild(vehicle):
+    from servicebay.loyalty import services as loyalty
+    from tests.loyalty.conftest import make_program
+
+    customer = vehicle.customer
+    usd = make_program(currency="USD")
+    eur = make_program(currency="EUR")
+    complete_visit(vehicle, amount="2500.00", location=factories.make_location(currency="USD"))
+    assert _loyalty_stats(customer) == ("gold", 2500)  # the earn, inside the completion
+    loyalty.points_adjust(customer=customer, program=eur, points=700, reason="welcome", actor=SYSTEM)
+    assert _loyalty_stats(customer) == ("gold", 3200)  # summed over programs, tier of the largest
+    loyalty.points_adjust(customer=customer, program=usd, points=-2000, reason="fix", actor=SYSTEM)
+    # USD keeps gold on 500 points; EUR's 700 (adjusted, so still a member) is now the largest.
+    assert _loyalty_stats(customer) == ("member", 1200)
+    incremental = _snapshot_stats()
+    CustomerStats.objects.all().delete()
+    customer_stats_rebuild(batch_size=10)
+    assert _snapshot_stats() == incremental
+
+
+def test_a_balance_change_reads_no_visits_or_job_cards(customer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from servicebay.loyalty import services as loyalty
+    from tests.loyalty.conftest import make_program
+
+    program = make_program()
+    loyalty.points_adjust(customer=customer, program=program, points=10, reason="enrol", actor=SYSTEM)
+    with CaptureQueriesContext(connection) as queries:
+        loyalty.points_adjust(customer=customer, program=program, points=5, reason="more", actor=SYSTEM)
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "segments_customerstats" in sql
+    assert "shop_jobcard" not in sql and "visits_" not in sql
+    assert _loyalty_stats(customer) == ("member", 15)
+
+
+def test_loyalty_refresh_creates_a_missing_row_whole_and_delete_never_does(vehicle):
+    from servicebay.loyalty.models import CustomerLoyaltyBalance
+    from servicebay.segments.services.stats import customer_stats_loyalty_refresh
+    from tests.loyalty.conftest import make_program
+
+    customer = vehicle.customer
+    make_program()
+    complete_visit(vehicle, amount="40.00")
+    CustomerStats.objects.filter(customer=customer).delete()
+    assert customer_stats_loyalty_refresh(customer_id=customer.pk, create=False) is False
+    assert not CustomerStats.objects.filter(customer=customer).exists()
+    assert customer_stats_loyalty_refresh(customer_id=customer.pk) is True
+    stats = CustomerStats.objects.get(customer=customer)
+    assert (stats.visit_count, stats.lifetime_spend, stats.loyalty_points) == (1, Decimal("40.00"), 40)
+    empty = CustomerLoyaltyBalance.objects.create(customer=customer, program=make_program(currency="EUR"))
+    assert _loyalty_stats(customer) == ("member", 40)
+    empty.delete()
+    assert _loyalty_stats(customer) == ("member", 40)

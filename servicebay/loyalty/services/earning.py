@@ -14,8 +14,15 @@ from servicebay.shop.models import JobCard
 from ..choices import AwardOn, ReferenceType, TransactionType
 from ..models import CustomerLoyaltyBalance, LoyaltyTransaction
 from ..rules import accrual_compute
-from ..selectors import job_card_line_inputs, job_card_rows, program_for_currency, program_rules
-from .posting import balance_lock, balance_save, credit_row, expiry_for, post_row
+from ..selectors import job_card_line_inputs, job_card_rows, program_rules
+from .posting import (
+    balance_lock,
+    balance_save,
+    credit_row,
+    expiry_for,
+    post_row,
+    program_balance_lock,
+)
 from .tiers import tier_apply
 
 
@@ -28,18 +35,21 @@ def points_earn_for_job_card(
     earns again — its earlier earn was reversed — so the idempotency key counts completions.
     """
     now = now or timezone.now()
-    program = program_for_currency(job_card.location.currency)
+    program, balance = program_balance_lock(
+        customer_id=job_card.customer_id, currency=job_card.location.currency
+    )
     if program is None:
         return None
     rules = program_rules(program)
     if job_card.status == JobCardStatus.COMPLETED and rules.accrual.award_on == AwardOn.CLOSED:
         return None
-    balance = balance_lock(customer_id=job_card.customer_id, program=program, create=True, rules=rules)
+    if balance is None:
+        balance = balance_lock(customer_id=job_card.customer_id, program=program, create=True, rules=rules)
     earns = list(
         job_card_rows(job_card.pk, TransactionType.EARN).filter(balance=balance)
-        .annotate(is_reversed=Exists(LoyaltyTransaction.objects.filter(reverses=OuterRef("pk"))))
+        .values_list(Exists(LoyaltyTransaction.objects.filter(reverses=OuterRef("pk"))), flat=True)
     )
-    if any(not earn.is_reversed for earn in earns):
+    if not all(earns):  # an earn that was not reversed stands: this completion has earned
         return None
     accrual = accrual_compute(rules.accrual, job_card_line_inputs(job_card), tier_code=balance.tier)
     if accrual.points <= 0:

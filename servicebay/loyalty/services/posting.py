@@ -22,7 +22,7 @@ from ..choices import ReferenceType, TransactionType
 from ..errors import PointsOverdraw
 from ..models import CustomerLoyaltyBalance, LoyaltyProgram, LoyaltyTransaction
 from ..rules import ProgramRules
-from ..selectors import program_rules
+from ..selectors import program_for_currency, program_rules
 
 EVENT_OF = {
     TransactionType.EARN: "loyalty.earned",
@@ -57,6 +57,25 @@ def balance_lock(
         balance = qs.get(customer_id=customer_id, program=program)
     balance.program = program
     return balance
+
+
+def program_balance_lock(
+    *, customer_id: int, currency: str
+) -> tuple[LoyaltyProgram | None, CustomerLoyaltyBalance | None]:
+    """The active program of ``currency`` and the customer's balance in it (locked), if any.
+
+    One query for an enrolled customer — the balance with its program, rules and customer — where
+    ``program_for_currency`` + ``balance_lock`` take two. Enrolling stays with ``balance_lock``.
+    """
+    found = list(
+        CustomerLoyaltyBalance.objects.select_for_update(of=("self",))
+        .select_related("customer", "program__current_version")
+        .filter(customer_id=customer_id, program__currency=currency, program__is_active=True)
+        .order_by()[:1]
+    )
+    if found:
+        return found[0].program, found[0]
+    return program_for_currency(currency), None
 
 
 def post_row(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime
 from decimal import Decimal
 
@@ -19,14 +20,12 @@ from ..errors import NoActiveProgram, PointsOverdraw
 from ..ledger import lots_replay
 from ..models import CustomerLoyaltyBalance, LoyaltyTransaction
 from ..rules import redemption_check, redemption_max_points, redemption_value
-from ..selectors import (
-    ledger_rows,
-    program_for_currency,
-    program_rules,
-    redemption_cap,
-    standing_redeems,
-)
-from .posting import balance_lock, balance_save, credit_row, post_row
+from ..selectors import ledger_rows, program_rules, redemption_cap, standing_redeems
+from .posting import balance_save, credit_row, post_row, program_balance_lock
+
+# Set while ``points_redeem`` adds its discount line, so the totals-changed check it triggers
+# (which re-reads every loyalty line of the card) is skipped: that add changed no existing line.
+_ADDING_OWN_LINE: ContextVar[int | None] = ContextVar("loyalty_adding_own_line", default=None)
 
 
 @transaction.atomic
@@ -44,7 +43,9 @@ def points_redeem(
     sees what the first spent: the balance can never be overdrawn.
     """
     now = now or timezone.now()
-    card = JobCard.objects.select_for_update().select_related("location").get(pk=job_card.pk)
+    # Lock the card only: a plain FOR UPDATE would lock its location too, and every redemption
+    # at that location would queue behind this one on PostgreSQL.
+    card = JobCard.objects.select_for_update(of=("self",)).select_related("location").get(pk=job_card.pk)
     key = f"redeem:{idempotency_key}" if idempotency_key else None
     if key:
         done = LoyaltyTransaction.objects.filter(idempotency_key=key).first()
@@ -58,13 +59,12 @@ def points_redeem(
             f"A {card.get_status_display().lower()} job card cannot take a discount; reopen it first.",
             field="job_card",
         )
-    program = program_for_currency(card.location.currency)
+    program, balance = program_balance_lock(customer_id=card.customer_id, currency=card.location.currency)
     if program is None:
         raise NoActiveProgram(f"No active loyalty program covers {card.location.currency}.",
                               field="points")
     rules = program_rules(program)
     redemption_check(rules.redemption, points)
-    balance = balance_lock(customer_id=card.customer_id, program=program, create=False)
     available = balance.points_balance if balance else 0
     if points > available:
         raise PointsOverdraw(f"Only {available:,} points are available.", field="points")
@@ -77,11 +77,15 @@ def points_redeem(
             f"({best:,} points)." if best else "Points cannot pay any more of this job card.",
             field="points",
         )
-    line = job_line_add(
-        job_card=card, actor=actor, kind=JobLineKind.DISCOUNT,
-        description=f"Loyalty reward: {points:,} points", quantity=Decimal("1"),
-        unit_price=value, tax_rate=Decimal("0"), payer=Payer.CUSTOMER,
-    )
+    adding = _ADDING_OWN_LINE.set(card.pk)
+    try:
+        line = job_line_add(
+            job_card=card, actor=actor, kind=JobLineKind.DISCOUNT,
+            description=f"Loyalty reward: {points:,} points", quantity=Decimal("1"),
+            unit_price=value, tax_rate=Decimal("0"), payer=Payer.CUSTOMER,
+        )
+    finally:
+        _ADDING_OWN_LINE.reset(adding)
     row = post_row(
         balance, type=TransactionType.REDEEM, points=-points, actor=actor, now=now,
         reference_type=ReferenceType.JOB_CARD, reference_id=str(card.pk), job_line_id=line.pk,
@@ -139,6 +143,8 @@ def points_restore_for_job_card(
 
 def redemption_lines_check(*, job_card: JobCard) -> None:
     """Refuse edits to a loyalty discount line: its amount must stay what the points paid."""
+    if _ADDING_OWN_LINE.get() == job_card.pk:
+        return  # a redemption adding its discount line to this card: that edits no other line
     redeems = list(standing_redeems(job_card.pk).values_list("job_line_id", "details"))
     if not redeems:
         return

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
 from servicebay.shop.models import Customer
 
 from ..models import CustomerStats
-from ..sources import loyalty_balances, open_recommendations, visit_source
+from ..sources import loyalty_balances, open_recommendations, optional_model, visit_source
 
 ZERO = Decimal("0.00")
 
@@ -91,7 +92,7 @@ STAT_FIELDS = (
 )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def customer_stats_refresh(*, customer_id: int, create: bool = True) -> CustomerStats | None:
     """Recompute one customer's aggregates from the sources, under a lock on the stats row.
 
@@ -111,6 +112,57 @@ def customer_stats_refresh(*, customer_id: int, create: bool = True) -> Customer
             setattr(row, name, getattr(fresh, name))
         row.save(update_fields=list(STAT_FIELDS))
     return row
+
+
+@functools.cache
+def _loyalty_sql(vendor: str) -> tuple[str, str]:
+    """(lock the stats row, set its loyalty columns as ``_loyalty`` computes them: points summed
+    over programs, the tier of the largest balance), written once per database vendor."""
+    balance = optional_model("loyalty", "CustomerLoyaltyBalance")._meta
+    stats = CustomerStats._meta
+    q = connection.ops.quote_name
+    b, s = q(balance.db_table), q(stats.db_table)
+
+    def col(meta, name: str) -> str:
+        return q(meta.get_field(name).column)
+
+    of_customer = f"FROM {b} WHERE {b}.{col(balance, 'customer')} = {s}.{col(stats, 'customer')}"
+    lock = f"SELECT 1 FROM {s} WHERE {col(stats, 'customer')} = %s FOR UPDATE"  # noqa: S608 - identifiers from model metadata
+    update = (
+        f"UPDATE {s} SET "  # noqa: S608 - identifiers from model metadata
+        f"{col(stats, 'loyalty_points')} = COALESCE((SELECT SUM({b}.{col(balance, 'points_balance')}) "
+        f"{of_customer}), 0), "
+        f"{col(stats, 'loyalty_tier')} = COALESCE((SELECT {b}.{col(balance, 'tier')} {of_customer} "
+        f"ORDER BY {b}.{col(balance, 'points_balance')} DESC, {b}.{col(balance, 'id')} LIMIT 1), ''), "
+        f"{col(stats, 'refreshed_at')} = %s "
+        f"WHERE {s}.{col(stats, 'customer')} = %s"
+    )
+    return lock, update
+
+
+@transaction.atomic(savepoint=False)
+def customer_stats_loyalty_refresh(*, customer_id: int, create: bool = True) -> bool:
+    """Recompute only a customer's loyalty columns (points, tier) from their balances.
+
+    For the ledger's hot path: one UPDATE, where ``customer_stats_refresh`` would re-aggregate
+    visits and recommendations that a balance change cannot move. Idempotent, like it. On
+    PostgreSQL the row is locked first, so the UPDATE's subqueries read a snapshot taken after
+    any concurrent change to another of the customer's balances has committed (an UPDATE that
+    waits on a row lock re-reads that row only, not its subqueries). A missing row is created
+    (with every column) unless ``create`` is False. Returns whether a row was updated.
+    """
+    if optional_model("loyalty", "CustomerLoyaltyBalance") is None:
+        return False
+    lock, update = _loyalty_sql(connection.vendor)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(lock, [customer_id])
+        cursor.execute(update, [now, customer_id])
+        updated = cursor.rowcount > 0
+    if not updated and create:
+        return customer_stats_refresh(customer_id=customer_id) is not None
+    return updated
 
 
 def customer_stats_rebuild(
