@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -16,6 +17,7 @@ from functools import cache
 
 from django.db.models import (
     Avg,
+    CharField,
     Count,
     Exists,
     F,
@@ -28,8 +30,10 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Value,
+    Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -59,6 +63,8 @@ TIMELINE_FIELDS = (
 )
 # "What's next" lists this many open recommendations, newest first, and counts the rest.
 OPEN_RECOMMENDATIONS_SHOWN = 10
+# The mileage line is fitted through (and the page lists) each vehicle's newest readings only.
+MILEAGE_READINGS = 100
 KM_PER_MILE = 1.609344
 _DONE = (JobCardStatus.COMPLETED, JobCardStatus.CLOSED)
 
@@ -244,23 +250,41 @@ def recommendation_open_list(*, customer_id: int, vehicle_id: int | None = None)
     return qs
 
 
-def vehicle_odometer_readings(*, vehicle_ids: list[int]) -> dict[int, list[Reading]]:
-    """Every odometer reading per vehicle: one per visit check-in, plus cards opened without a visit."""
+def _latest_per_vehicle(qs: QuerySet, at: str, source: str, limit: int) -> QuerySet:
+    """The ``limit`` newest rows of each vehicle in ``qs`` by ``at``: (vehicle, at, odometer, source)."""
+    newest_first = Window(
+        RowNumber(), partition_by=F("vehicle_id"), order_by=[F(at).desc(), F("pk").desc()]
+    )
+    return (
+        qs.annotate(newest=newest_first, source=Value(source, output_field=CharField()))
+        .filter(newest__lte=limit)
+        .order_by()
+        .values_list("vehicle_id", at, "odometer_in", "source")
+    )
+
+
+def vehicle_odometer_readings(
+    *, vehicle_ids: list[int], limit: int = MILEAGE_READINGS
+) -> dict[int, list[Reading]]:
+    """Each vehicle's newest ``limit`` odometer readings, oldest first: one per visit check-in,
+    plus cards opened without a visit (one query).
+
+    Bounded so the page costs the same at any history length; recent driving is also what
+    predicts the next service.
+    """
     readings: dict[int, list[Reading]] = {vid: [] for vid in vehicle_ids}
     if not vehicle_ids:
         return readings
-    visits = CustomerVisit.objects.filter(
-        vehicle_id__in=vehicle_ids, odometer_in__isnull=False
-    ).values_list("vehicle_id", "check_in_at", "odometer_in")
-    for vehicle_id, at, odometer in visits:
-        readings[vehicle_id].append(Reading(at=at, odometer=odometer, source="visit"))
-    cards = JobCard.objects.filter(
-        vehicle_id__in=vehicle_ids, odometer_in__isnull=False, visit__isnull=True
-    ).values_list("vehicle_id", "opened_at", "odometer_in")
-    for vehicle_id, at, odometer in cards:
-        readings[vehicle_id].append(Reading(at=at, odometer=odometer, source="job card"))
-    for items in readings.values():
+    visits = CustomerVisit.objects.filter(vehicle_id__in=vehicle_ids, odometer_in__isnull=False)
+    cards = JobCard.objects.filter(vehicle_id__in=vehicle_ids, odometer_in__isnull=False, visit__isnull=True)
+    rows = _latest_per_vehicle(visits, "check_in_at", "visit", limit).union(
+        _latest_per_vehicle(cards, "opened_at", "job card", limit), all=True
+    )
+    for vehicle_id, at, odometer, source in rows:
+        readings[vehicle_id].append(Reading(at=at, odometer=odometer, source=source))
+    for vehicle_id, items in readings.items():
         items.sort(key=lambda r: r.at)
+        readings[vehicle_id] = items[-limit:]
     return readings
 
 
@@ -347,22 +371,35 @@ def recovered_declined_stats(*, customer_id: int) -> tuple[int, Decimal]:
 
 def whats_next(
     *, customer_id: int, vehicle_id: int | None = None, tz_name: str = "UTC",
-    now: datetime | None = None,
+    now: datetime | None = None, vehicles: Iterable[Vehicle] | None = None,
 ) -> WhatsNext:
-    """Open recommendations, service intervals due by date or predicted mileage, recovered work."""
+    """Open recommendations, service intervals due by date or predicted mileage, recovered work.
+
+    ``vehicles``: the customer's vehicles when the caller has them loaded already (one query less).
+    """
     now = now or timezone.now()
     today = timezone.localtime(now, zoneinfo.ZoneInfo(tz_name)).date()
-    vehicles_qs = Vehicle.objects.filter(customer_id=customer_id)
-    if vehicle_id:
-        vehicles_qs = vehicles_qs.filter(pk=vehicle_id)
-    vehicles = {v.pk: v for v in vehicles_qs}
+    if vehicles is None:
+        vehicles = Vehicle.objects.filter(customer_id=customer_id)
+    vehicles = {
+        v.pk: v for v in vehicles if v.customer_id == customer_id and (not vehicle_id or v.pk == vehicle_id)
+    }
     result = WhatsNext()
     open_list = recommendation_open_list(customer_id=customer_id, vehicle_id=vehicle_id)
+    # Pick the newest few first, then join their template, vehicle and location: joining before
+    # the LIMIT would look those up for every open item of a long history only to sort them away.
+    newest = open_list.select_related(None).values("pk")[:OPEN_RECOMMENDATIONS_SHOWN]
+    shown = (
+        VisitRecommendation.objects.filter(pk__in=Subquery(newest))
+        .select_related("service_template", "visit__vehicle", "visit__location")
+        .order_by("-created_at", "-id")
+    )
     result.open_recommendations = [
         OpenRecommendation(recommendation=rec, age_days=max((now - rec.created_at).days, 0))
-        for rec in open_list[:OPEN_RECOMMENDATIONS_SHOWN]
+        for rec in shown
     ]
     # Always counted (not only when the list is full), so the query count never depends on data.
+    # A separate COUNT, not a window over the list: that would join and sort every open row.
     result.open_total = open_list.order_by().count()
     for vid, readings in vehicle_odometer_readings(vehicle_ids=list(vehicles)).items():
         fit = fit_mileage(readings)

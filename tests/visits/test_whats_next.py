@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from servicebay.shop.models import JobCard
 from servicebay.visits import selectors, services
 from servicebay.visits.choices import IntervalStatus
 from tests import factories
@@ -113,7 +114,7 @@ def test_open_recommendations_show_measurement_and_age(vehicle, location, templa
 def test_whats_next_is_a_fixed_number_of_queries(commuter, location, oil_change, django_assert_max_num_queries):
     now = timezone.now()
     _history(commuter, location, oil_change, now)
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(7):
         selectors.whats_next(customer_id=commuter.customer_id, now=now)
 
 
@@ -125,3 +126,24 @@ def test_recovered_value_sums_estimates(vehicle, location, template):
     services.recommendation_accept(recommendation=rec, actor=SYSTEM)
     result = selectors.whats_next(customer_id=vehicle.customer_id)
     assert (result.recovered_count, result.recovered_value) == (1, Decimal("210.00"))
+
+
+def test_mileage_keeps_each_vehicles_newest_readings_of_both_sources(commuter, location, oil_change):
+    now = timezone.now()
+    _history(commuter, location, oil_change, now)
+    card = factories.make_job_card(vehicle=commuter, location=location, odometer_in=13_500)
+    JobCard.objects.filter(pk=card.pk).update(opened_at=now + timedelta(days=15))
+    readings = selectors.vehicle_odometer_readings(vehicle_ids=[commuter.pk], limit=3)[commuter.pk]
+    assert [(r.odometer, r.source) for r in readings] == [
+        (12_000, "visit"), (13_000, "visit"), (13_500, "job card"),
+    ]
+
+
+def test_open_total_counts_beyond_the_newest_shown(vehicle, location):
+    visit = check_in(vehicle, location=location)
+    shown = selectors.OPEN_RECOMMENDATIONS_SHOWN
+    for n in range(shown + 2):
+        services.recommendation_add(visit=visit, service_template=factories.make_template(name=f"Item {n}"),
+                                    actor=SYSTEM)
+    result = selectors.whats_next(customer_id=vehicle.customer_id)
+    assert (len(result.open_recommendations), result.open_total) == (shown, shown + 2)
