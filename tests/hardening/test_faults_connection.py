@@ -52,12 +52,12 @@ from tests.segments.helpers import complete_visit
 from tests.warehouse.test_convergence import (
     CHECKED,
     SOURCE_TABLE,
-    Source,
     _checksum,
-    _pg_connect,
     _sync_process,
     _wait_for_run,
 )
+from tests.worker_db import Source
+from tests.worker_db import pg_connect as _pg_connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

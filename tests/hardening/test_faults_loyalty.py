@@ -32,7 +32,8 @@ from servicebay.shop import services as shop
 from tests import factories
 from tests.factories import SYSTEM
 from tests.loyalty.conftest import make_program
-from tests.warehouse.test_convergence import Source, _pg_connect
+from tests.worker_db import Source
+from tests.worker_db import pg_connect as _pg_connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

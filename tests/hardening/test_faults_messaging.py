@@ -19,7 +19,6 @@ import asyncio
 import os
 import random
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -29,11 +28,9 @@ from datetime import time as clock
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from aiosmtpd.controller import Controller
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from servicebay.messaging import journeys, outbox, services
@@ -43,6 +40,7 @@ from servicebay.messaging.tasks import messaging_run, messaging_run_once
 from tests import factories
 from tests.messaging.conftest import STAFF, Mailbox, free_port
 from tests.messaging.provider_emulator import ACCOUNT, TOKEN, TwilioEmulator
+from tests.worker_db import Source as WorkerSource
 
 REPO = Path(settings.BASE_DIR)
 PENDING = {MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING}
@@ -224,31 +222,8 @@ def open_location():
 # --- 1. SIGKILL during dispatch ------------------------------------------------------------------
 
 
-class Source:
-    """The database as the worker process sees it (file copy on SQLite, the test DB on PG)."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        if connection.vendor == "postgresql":
-            s = connection.settings_dict
-            self.url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-            self.conninfo = dict(host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432, user=s["USER"],
-                                 password=s["PASSWORD"] or None, dbname=s["NAME"], autocommit=True)
-            self.sqlite_path = None
-        else:
-            self.sqlite_path = tmp_path / "worker.sqlite3"
-            with connection.cursor() as cursor:
-                cursor.execute("VACUUM INTO %s", [str(self.sqlite_path)])
-            self.url = f"sqlite:///{self.sqlite_path}"
-
-    def query(self, sql: str) -> list[tuple]:
-        if self.sqlite_path is not None:
-            con = sqlite3.connect(self.sqlite_path, timeout=30)
-            try:
-                return con.execute(sql).fetchall()
-            finally:
-                con.close()
-        with psycopg.connect(**self.conninfo) as con:
-            return con.execute(sql).fetchall()
+class Source(WorkerSource):
+    """The worker's database, with the outbox as rows."""
 
     def rows(self) -> list[Row]:
         return [Row(*r) for r in self.query(f"SELECT {', '.join(COLUMNS)} FROM messaging_message ORDER BY id")]

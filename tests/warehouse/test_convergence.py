@@ -3,7 +3,6 @@
 import hashlib
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from tests import factories
 from tests.factories import SYSTEM
 from tests.segments.helpers import complete_visit
 from tests.warehouse.conftest import source_rows, warehouse_rows
+from tests.worker_db import Source, pg_connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,38 +32,6 @@ CHECKED = {
     "vehicles": "id, customer_id, make, model, odometer",
     "job_cards": "id, customer_id, status, total",
 }
-
-
-def _pg_connect():
-    s = connection.settings_dict
-    return psycopg.connect(host=s["HOST"] or "127.0.0.1", port=s["PORT"] or 5432,
-                           user=s["USER"], password=s["PASSWORD"] or None, dbname=s["NAME"],
-                           autocommit=True)
-
-
-class Source:
-    """The source database as a separate process sees it (file copy on SQLite, the test DB on PG)."""
-
-    def __init__(self, tmp_path: Path):
-        if connection.vendor == "postgresql":
-            s = connection.settings_dict
-            self.url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-            self.sqlite_path = None
-        else:
-            self.sqlite_path = tmp_path / "source.sqlite3"
-            with connection.cursor() as cursor:
-                cursor.execute("VACUUM INTO %s", [str(self.sqlite_path)])
-            self.url = f"sqlite:///{self.sqlite_path}"
-
-    def execute(self, sql: str) -> list[tuple]:
-        if self.sqlite_path is not None:
-            with sqlite3.connect(self.sqlite_path) as con:
-                rows = con.execute(sql).fetchall()
-            con.close()
-            return rows
-        with _pg_connect() as con:
-            cur = con.execute(sql)
-            return cur.fetchall() if cur.description else []
 
 
 def _checksum(rows) -> tuple[int, str]:
@@ -140,7 +108,7 @@ def test_a_late_committing_change_is_not_skipped(warehouse):
         pytest.skip("SQLite has one writer at a time: commit order is id order")
     customers = [factories.make_customer() for _ in range(3)]
     assert warehouse_sync(triggered_by="test", tables=["customers"]).status == RunStatus.SUCCEEDED
-    with _pg_connect() as late:
+    with pg_connect() as late:
         late.autocommit = False
         late.execute("UPDATE shop_customer SET first_name = 'Late' WHERE id = %s", [customers[0].pk])
         # A later transaction commits first.
