@@ -244,6 +244,13 @@ class Message(models.Model):
     created_by = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sending_started_at = models.DateTimeField(null=True, blank=True)
+    # The hand-off record of the current attempt (email): the claim sets ``handoff_token`` to its
+    # lease token and clears ``handoff_started_at``; the dispatcher stamps the time, in its own
+    # commit, just before the SMTP conversation. A lease that expires on a row of its own attempt
+    # with no stamp was certainly not handed over. A token of another attempt (or none, from a
+    # claim that did not keep this record) proves nothing.
+    handoff_token = models.CharField(max_length=32, blank=True)
+    handoff_started_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)

@@ -8,9 +8,12 @@ DESIGN §3, "Claiming work safely":
 3. ``_record`` — one short transaction per outcome, fenced by the lease token.
 A row whose lease ran out while ``sending`` becomes ``unknown``: the provider may have accepted
 it. ``outbox_reconcile`` asks the provider (SMS/WhatsApp) or holds it for a person (SMTP) — it is
-never sent again blindly. For that to be safe a send must be over before its lease ends: a claimed
-row whose send cannot start early enough to finish within the lease (the provider is slow and the
-batch queued up behind it) is released unsent instead of being sent late.
+never sent again blindly. SMTP cannot be asked, so an email's hand-off is recorded, in its own
+commit, just before the SMTP conversation (``outbox_handoff_begin``): an email whose lease ran out
+before its attempt recorded that was certainly not sent, and is queued again instead. For all this
+to be safe a send must be over before its lease ends: a claimed row whose send cannot start early
+enough to finish within the lease (the provider is slow and the batch queued up behind it) is
+released unsent instead of being sent late.
 """
 
 from __future__ import annotations
@@ -20,13 +23,14 @@ import random
 import time
 import uuid
 import zoneinfo
+from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -77,7 +81,8 @@ def send_budget(channel: str) -> float:
 
 
 class LeaseRanOut(TransientFailure):
-    """Not handed over: too little of the lease was left to start the send safely."""
+    """Not handed over: too little of the lease was left to start the send safely (or the row
+    was no longer ours when the hand-off was to be recorded)."""
 
 
 def backoff(attempts: int) -> timedelta:
@@ -217,18 +222,21 @@ def outbox_claim(
             message.lease_token = token
             message.attempts += 1
             message.sending_started_at = now
+            message.handoff_token, message.handoff_started_at = token, None
             # Real (monotonic) time: the last moment this send may start and still end in the lease.
             message.send_by = started + held_for.total_seconds() - send_budget(message.channel)
             if changed:
                 message.save(update_fields=["status", "lease_until", "lease_token", "attempts",
-                                            "sending_started_at", "to_address", "body", "opt_out_notice"])
+                                            "sending_started_at", "handoff_token", "handoff_started_at",
+                                            "to_address", "body", "opt_out_notice"])
             else:
                 plain.append(message)
             claimed.append(message)
         if plain:
             Message.objects.filter(pk__in=[m.pk for m in plain]).update(
                 status=MessageStatus.SENDING, lease_until=now + held_for, lease_token=token,
-                attempts=F("attempts") + 1, sending_started_at=now,
+                attempts=F("attempts") + 1, sending_started_at=now, handoff_token=token,
+                handoff_started_at=None,
             )
     stats.claimed += len(claimed)
     return claimed
@@ -257,13 +265,44 @@ def outgoing(message: Message) -> Outgoing:
     )
 
 
-def outbox_send(message: Message) -> Accepted | ProviderFailure:
-    """Hand one claimed message to its provider; the outcome, never an exception."""
+def _too_late(message: Message) -> bool:
+    # Sent now, it could still be in flight when the lease ends; another worker would then find
+    # it unknown, not at the provider yet, and queue it again: a duplicate.
     send_by = getattr(message, "send_by", None)
-    if send_by is not None and time.monotonic() > send_by:
-        # Sent now, it could still be in flight when the lease ends; another worker would then
-        # find it unknown, not at the provider yet, and queue it again: a duplicate.
-        return LeaseRanOut("Released unsent: too little of the lease was left to start it.")
+    return send_by is not None and time.monotonic() > send_by
+
+
+def _released_late() -> LeaseRanOut:
+    return LeaseRanOut("Released unsent: too little of the lease was left to start it.")
+
+
+def outbox_handoff_begin(message: Message) -> LeaseRanOut | None:
+    """Record, in its own commit, that this attempt's email hand-off starts now — right before
+    the SMTP conversation, which cannot be asked about afterwards. ``None``: go ahead; otherwise
+    the reason it must not be sent (the lease is spent, or the row is no longer ours)."""
+    if _too_late(message):
+        return _released_late()
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            ours = Message.objects.filter(
+                pk=message.pk, status=MessageStatus.SENDING, lease_token=message.lease_token,
+                handoff_token=message.lease_token,
+            ).update(handoff_started_at=now)
+    except DatabaseError as exc:  # not recorded, so not sent: a kill now must not hold it for a person
+        logger.warning("could not record the hand-off of message %s: %s", message.pk, exc)
+        return LeaseRanOut(f"Released unsent: the hand-off could not be recorded ({exc})")
+    if not ours:
+        return LeaseRanOut("Released unsent: the lease was lost before the hand-off.")
+    message.handoff_started_at = now
+    return None
+
+
+def outbox_send(message: Message) -> Accepted | ProviderFailure:
+    """Hand one claimed message to its provider; the outcome, never an exception. An email's
+    hand-off is recorded first (``outbox_handoff_begin``), by the dispatching thread."""
+    if _too_late(message):
+        return _released_late()
     try:
         return provider_for(message.channel).send(outgoing(message))
     except ProviderFailure as exc:
@@ -350,21 +389,36 @@ def outbox_dispatch(
     workers = max(1, concurrency or int(getattr(settings, "MESSAGING_SEND_CONCURRENCY", 16)))
     if limit <= 1 or (message_ids is not None and workers == 1):
         for message in outbox_claim(now=now, limit=limit, message_ids=message_ids, stats=stats):
-            outbox_record(message, outbox_send(message), stats)
+            refused = outbox_handoff_begin(message) if message.channel == Channel.EMAIL else None
+            outbox_record(message, refused or outbox_send(message), stats)
         return stats
     remaining = limit
     in_flight: dict[Future, Message] = {}
+    # Claimed emails wait here, not in the pool's queue, until a sender is free: their hand-off
+    # is recorded (on this thread's connection) only when the SMTP conversation starts at once.
+    emails: deque[Message] = deque()
     done: list[tuple[Message, Accepted | ProviderFailure]] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
         while True:
-            if remaining > 0 and len(in_flight) <= workers:
+            outstanding = len(in_flight) + len(emails)
+            if remaining > 0 and outstanding <= workers:
                 settled_before = stats.suppressed + stats.skipped + stats.deferred
-                batch = outbox_claim(now=now, limit=min(2 * workers - len(in_flight), remaining),
+                batch = outbox_claim(now=now, limit=min(2 * workers - outstanding, remaining),
                                      message_ids=message_ids, stats=stats)
                 settled = stats.suppressed + stats.skipped + stats.deferred - settled_before
                 remaining = remaining - len(batch) - settled if batch or settled else 0
                 for message in batch:
+                    if message.channel == Channel.EMAIL:
+                        emails.append(message)
+                    else:
+                        in_flight[pool.submit(outbox_send, message)] = message
+            while emails and len(in_flight) < workers:  # fewer in flight than senders: one is idle
+                message = emails.popleft()
+                refused = outbox_handoff_begin(message)
+                if refused is None:
                     in_flight[pool.submit(outbox_send, message)] = message
+                else:
+                    done.append((message, refused))
             if not in_flight:
                 break
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -393,7 +447,9 @@ def outbox_drain(*, now: datetime | None = None, batch: int = 200, max_batches: 
 
 
 def outbox_expire_leases(*, now: datetime | None = None) -> int:
-    """Rows still ``sending`` after their lease: the worker died mid-send. Mark them ``unknown``."""
+    """Rows still ``sending`` after their lease: the worker died mid-send. Mark them ``unknown`` —
+    except an email whose attempt never recorded its hand-off: it was not sent, so it is queued
+    again (the attempt not counted)."""
     now = now or timezone.now()
     with transaction.atomic():
         stale = list(
@@ -401,8 +457,14 @@ def outbox_expire_leases(*, now: datetime | None = None) -> int:
             .select_related("customer")[:500]
         )
         for message in stale:
-            updated = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING,
-                                             lease_until__lt=now).update(
+            expired = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING, lease_until__lt=now)
+            if expired.filter(channel=Channel.EMAIL, handoff_token=F("lease_token"),
+                              handoff_started_at__isnull=True).exclude(handoff_token="").update(
+                status=MessageStatus.QUEUED, lease_until=None, attempts=F("attempts") - 1,
+                last_error="Released unsent: the worker stopped before handing it over (lease expired).",
+            ):
+                continue
+            updated = expired.update(
                 status=MessageStatus.UNKNOWN, lease_until=now,
                 last_error="The worker stopped while sending (lease expired); reconciling.",
             )

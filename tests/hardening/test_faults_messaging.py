@@ -10,7 +10,9 @@ identical texts to one number are interchangeable, and the count of each must ma
   queued again; still pending (queued, deferred, sending) after the final settling run; an SMS left
   ``unknown`` although the provider can be asked; something received that no message accounts for.
 An email left ``unknown`` and held for a person is not lost: SMTP cannot be asked, and the row says
-so (whether or not the server got it, a person decides — it is never resent blindly).
+so (whether or not the server got it, a person decides — it is never resent blindly). But it must
+be one whose hand-off had started: an email held although its attempt never reached the SMTP
+conversation is an anomaly too (*held needlessly*) — it was certainly not sent, and is queued again.
 """
 
 from __future__ import annotations
@@ -146,9 +148,10 @@ class Row:
     to: str
     body: str
     last_error: str
+    handoff_started_at: object  # when this attempt's email hand-off began (None: it never did)
 
 
-COLUMNS = ("id", "channel", "status", "to_address", "body", "last_error")
+COLUMNS = ("id", "channel", "status", "to_address", "body", "last_error", "handoff_started_at")
 
 
 def orm_rows() -> list[Row]:
@@ -160,6 +163,7 @@ class Audit:
     anomalies: list[str]
     held: int  # emails honestly left unknown for a person
     held_received: int
+    held_handed_over: int  # ... of which the hand-off had started (all of them, or it is an anomaly)
 
     @property
     def count(self) -> int:
@@ -169,7 +173,7 @@ class Audit:
 def audit(rows: list[Row], *, sms: list[dict], email: Counter) -> Audit:
     """Compare the outbox with what the providers received (see the module docstring)."""
     anomalies: list[str] = []
-    held = held_received = 0
+    held = held_received = held_handed_over = 0
     texts = Counter((item["to"].removeprefix("whatsapp:"), item["body"]) for item in sms)
     groups: dict[tuple[str, str], list[Row]] = {}
     for row in rows:
@@ -201,11 +205,14 @@ def audit(rows: list[Row], *, sms: list[dict], email: Counter) -> Audit:
         elif row.status == MessageStatus.UNKNOWN:
             if row.channel != Channel.EMAIL or not row.last_error.startswith("Held for a person"):
                 anomalies.append(f"{where} unknown and not reconciled: {row.last_error}")
+            if row.channel == Channel.EMAIL and row.handoff_started_at is None:
+                anomalies.append(f"{where} held for a person although its hand-off never started")
             held += 1
             held_received += bool(received)
+            held_handed_over += row.handoff_started_at is not None
         elif row.status not in SENT | {MessageStatus.FAILED, MessageStatus.UNKNOWN}:
             anomalies.append(f"{where} unexpectedly {row.status}")
-    return Audit(anomalies, held, held_received)
+    return Audit(anomalies, held, held_received, held_handed_over)
 
 
 def template(code: str):
@@ -350,8 +357,10 @@ def _sigkill_run(tmp_path, rng, mail, api, fault_report, seed) -> None:
         "messaging: SIGKILL during dispatch (db_worker)", runs=KILLS + 1, faults=KILLS, anomalies=result.count,
         detail=f"seed={seed} messages={len(rows)} kills_mid_round={killed_mid_round} in_dispatch={in_dispatch} "
                f"sending_after_kill={in_flight_at_kill} statuses={dict(statuses)} "
-               f"emails_held={result.held} (received {result.held_received})")
+               f"emails_held={result.held} (hand-off started {result.held_handed_over}, "
+               f"received {result.held_received})")
     assert result.anomalies == [], result.anomalies
+    assert result.held == result.held_handed_over  # only emails the dead worker had begun to hand over
     assert killed_mid_round >= KILLS // 2, in_flight_at_kill  # the kills did land mid-round
 
 

@@ -109,19 +109,104 @@ def test_mail_server_down_is_retried_later(reachable, smtp_server, settings):
     assert "unreachable" in message.last_error
 
 
-def test_email_with_unknown_outcome_is_held_for_a_person(reachable, smtp_server):
+def test_email_claimed_but_never_handed_over_is_queued_again_and_sent_once(reachable, smtp_server):
     message = schedule(reachable, Channel.EMAIL)
-    outbox.outbox_claim()  # the worker claims it, then dies before recording anything
+    [claimed] = outbox.outbox_claim()  # the worker claims it, then dies before the SMTP conversation
+    assert claimed.handoff_token == claimed.lease_token and claimed.handoff_started_at is None
+    later = timezone.now() + outbox.LEASE + timedelta(seconds=1)
+    assert outbox.outbox_expire_leases(now=later) == 1
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED
+    assert message.attempts == 0  # never attempted: not counted
+    assert message.last_error.startswith("Released unsent")
+    assert not Event.objects.filter(kind="message.unknown", subject_id=message.pk).exists()
+    assert outbox.outbox_reconcile(now=later).retried == 0  # nothing for reconciliation
+    assert outbox.outbox_dispatch(now=later).sent == 1
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT and message.attempts == 1
+    assert message.handoff_started_at is not None
+    assert len(smtp_server.messages()) == 1
+    assert outbox.outbox_drain(now=later + timedelta(hours=1)).claimed == 0
+    assert len(smtp_server.messages()) == 1
+
+
+@pytest.mark.parametrize("server_got_it", [True, False])
+def test_email_whose_hand_off_started_is_held_for_a_person(reachable, smtp_server, server_got_it):
+    message = schedule(reachable, Channel.EMAIL)
+    [claimed] = outbox.outbox_claim()
+    assert outbox.outbox_handoff_begin(claimed) is None
+    if server_got_it:
+        provider_for(Channel.EMAIL).send(outbox.outgoing(claimed))  # ... and the worker dies here
     later = timezone.now() + outbox.LEASE + timedelta(seconds=1)
     assert outbox.outbox_expire_leases(now=later) == 1
     outbox.outbox_reconcile(now=later)
     message.refresh_from_db()
+    # We cannot tell the two apart, so neither is resent blindly.
     assert message.status == MessageStatus.UNKNOWN
     assert message.last_error.startswith("Held for a person")
+    assert message.handoff_started_at is not None
     assert outbox.outbox_dispatch(now=later + timedelta(hours=1)).claimed == 0
-    outbox.message_resolve(message=message, outcome="resend", actor=STAFF)
+    outbox.message_resolve(message=message, outcome="sent" if server_got_it else "resend", actor=STAFF)
     outbox.outbox_dispatch()
     assert len(smtp_server.messages()) == 1
+
+
+def test_the_hand_off_of_an_earlier_attempt_does_not_count_for_the_next(reachable, smtp_server, settings):
+    message = schedule(reachable, Channel.EMAIL)
+    port, settings.EMAIL_PORT = settings.EMAIL_PORT, free_port()  # attempt 1: handed over, server down
+    [first] = outbox.outbox_claim()
+    assert outbox.outbox_handoff_begin(first) is None
+    outbox.outbox_record(first, outbox.outbox_send(first))
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED and message.attempts == 1
+    assert message.handoff_started_at is not None
+    settings.EMAIL_PORT = port
+    later = message.scheduled_for + timedelta(seconds=1)
+    [second] = outbox.outbox_claim(now=later)  # attempt 2: claimed, the worker dies before hand-off
+    assert second.handoff_started_at is None
+    # A late hand-off from attempt 1's worker is refused, not taken as attempt 2's.
+    assert isinstance(outbox.outbox_handoff_begin(first), outbox.LeaseRanOut)
+    expired = later + outbox.LEASE + timedelta(seconds=1)
+    outbox.outbox_expire_leases(now=expired)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED and message.attempts == 1
+    assert message.handoff_started_at is None
+    outbox.outbox_dispatch(now=expired)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT and message.attempts == 2
+    assert len(smtp_server.messages()) == 1
+
+
+def test_an_email_claimed_without_a_hand_off_record_of_its_own_is_held(reachable, smtp_server):
+    """A claim by a worker that does not keep the record (an older release, mid-deploy) proves
+    nothing: the email stays unknown for a person."""
+    message = schedule(reachable, Channel.EMAIL)
+    [claimed] = outbox.outbox_claim()
+    Message.objects.filter(pk=message.pk).update(handoff_token="")
+    assert isinstance(outbox.outbox_handoff_begin(claimed), outbox.LeaseRanOut)  # not ours to send
+    later = timezone.now() + outbox.LEASE + timedelta(seconds=1)
+    outbox.outbox_expire_leases(now=later)
+    outbox.outbox_reconcile(now=later)
+    message.refresh_from_db()
+    assert message.status == MessageStatus.UNKNOWN
+    assert message.last_error.startswith("Held for a person")
+    assert smtp_server.messages() == []
+
+
+def test_concurrent_dispatch_records_each_hand_off_before_its_smtp_conversation(
+    open_location, smtp_server, provider,
+):
+    customers = [factories.make_customer(home_location=open_location) for _ in range(7)]
+    for customer in customers:
+        schedule(customer, Channel.EMAIL)
+        schedule(customer, Channel.SMS)
+    stats = outbox.outbox_dispatch(concurrency=2)
+    assert stats.sent == 14 and stats.released == 0
+    emails = list(Message.objects.filter(channel=Channel.EMAIL))
+    assert all(m.status == MessageStatus.SENT and m.handoff_token == m.lease_token for m in emails)
+    assert all(m.sending_started_at <= m.handoff_started_at <= m.sent_at for m in emails)
+    assert not Message.objects.filter(channel=Channel.SMS, handoff_started_at__isnull=False).exists()
+    assert len(smtp_server.messages()) == 7 and len(provider.accepted) == 7
 
 
 # --- SMS and WhatsApp over the HTTP API ----------------------------------------------------------
