@@ -506,6 +506,9 @@ def outbox_reconcile(*, now: datetime | None = None, limit: int = 100) -> Dispat
             if not isinstance(exc, ProviderFailure):
                 logger.exception("provider lookup crashed on message %s", message.pk)
             reason = exc.message if isinstance(exc, ProviderFailure) else repr(exc)
+            if message.handoff_started_at is not None:  # what the person deciding needs to look for
+                reason += (f" Its hand-off to the {message.channel} server started at "
+                           f"{message.handoff_started_at:%Y-%m-%d %H:%M:%S} UTC.")
             with transaction.atomic():
                 Message.objects.filter(pk=message.pk, lease_token=token).update(
                     lease_until=None, last_error=f"Held for a person: {reason}"[:500])

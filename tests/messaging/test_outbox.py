@@ -144,6 +144,7 @@ def test_email_whose_hand_off_started_is_held_for_a_person(reachable, smtp_serve
     # We cannot tell the two apart, so neither is resent blindly.
     assert message.status == MessageStatus.UNKNOWN
     assert message.last_error.startswith("Held for a person")
+    assert "hand-off to the email server started at" in message.last_error
     assert message.handoff_started_at is not None
     assert outbox.outbox_dispatch(now=later + timedelta(hours=1)).claimed == 0
     outbox.message_resolve(message=message, outcome="sent" if server_got_it else "resend", actor=STAFF)
