@@ -30,6 +30,8 @@ from django_tasks import TaskResult, TaskResultStatus, task_backends
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 from rq.worker import Worker
 
+from tests.worker_db import Source
+
 REDIS_HOST = "127.0.0.1"
 REDIS_PORT = 6379
 LEASE_KEY = "servicebay:test-lease"
@@ -105,14 +107,12 @@ class SharedDatabase:
         self._file_connection = None
 
     def __enter__(self) -> SharedDatabase:
-        s = connection.settings_dict
-        if connection.vendor == "postgresql":
-            self.url = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+        source = Source(self.tmp_path, filename="shared.sqlite3")
+        self.url = source.url
+        if source.sqlite_path is None:
             return self
-        path = self.tmp_path / "shared.sqlite3"
-        with connection.cursor() as cursor:
-            cursor.execute("VACUUM INTO %s", [str(path)])
-        self.url = f"sqlite:///{path}"
+        path = source.sqlite_path
+        s = connection.settings_dict
         # From here on this process works on the file too (the in-memory test database cannot be
         # opened by another process). The original connection comes back on exit, so the test
         # framework's flush still clears the database it created.
