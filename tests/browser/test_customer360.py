@@ -3,6 +3,7 @@ send a message — at desktop (1280px) and tablet (820px) widths, keyboard inclu
 
 from __future__ import annotations
 
+import contextlib
 import re
 import zoneinfo
 from datetime import timedelta
@@ -10,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from servicebay.customer360.providers import MESSAGING
 from servicebay.shop import services
@@ -74,6 +76,17 @@ def login(page, live_server, username: str) -> None:
 
 def kpi(page, key: str) -> str:
     return page.locator(f"[data-kpi='{key}'] .stat__value").inner_text().strip()
+
+
+def focused_id(page, expected: str, timeout_ms: int = 5000) -> str:
+    """The id of the element holding the keyboard focus, once it is `expected` or the time is up.
+
+    htmx puts the focus in place while it swaps or settles (a few milliseconds after the new
+    markup shows), so the test waits for it instead of reading the focus at one instant."""
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function("id => document.activeElement && document.activeElement.id === id",
+                               arg=expected, timeout=timeout_ms)
+    return page.evaluate("document.activeElement ? document.activeElement.id : null")
 
 
 def unlabelled_controls(page) -> list[str]:
@@ -208,14 +221,14 @@ def test_console_works_at_tablet_width_and_by_keyboard(browser_page, screenshot,
     page.keyboard.press("Enter")
     page.locator("#c360-feed-list > li").first.get_by_text("Typed by keyboard").wait_for()
     # The fresh note box has the focus again, ready for the next note.
-    assert page.evaluate("document.activeElement.id") == "note-body"
+    assert focused_id(page, "note-body") == "note-body"
 
     # Tabs switch in place by keyboard, keep the focus on the tab and the address bar in step.
     page.locator("#c360-tab-vehicles").focus()
     page.keyboard.press("Enter")
     page.locator("[data-tab='vehicles']").wait_for()
     assert "tab=vehicles" in page.url
-    assert page.evaluate("document.activeElement.id") == "c360-tab-vehicles"
+    assert focused_id(page, "c360-tab-vehicles") == "c360-tab-vehicles"
     assert page.locator("tr[data-vehicle]").count() == 2
     screenshot(page, "customer360-07-vehicles-820")
 

@@ -56,6 +56,24 @@
   document.addEventListener("DOMContentLoaded", function () { armToasts(document); });
   document.addEventListener("htmx:afterSettle", function (event) { armToasts(event.target.ownerDocument); });
 
+  // A tab chosen by keyboard keeps the focus once its panel is in. htmx moves the focus to the new
+  // tab (same id) during the swap; a settle task or a late response elsewhere on the page can still
+  // take it, so once the chosen tab's swap has settled the focus is put back on it.
+  var focusedTabs = new WeakSet();
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.id && elt.classList.contains("tabs__tab") && elt === document.activeElement) {
+      focusedTabs.add(elt);
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var source = event.detail.elt;
+    if (!source || !focusedTabs.has(source)) { return; }
+    focusedTabs.delete(source);
+    var tab = document.getElementById(source.id);
+    if (tab && tab !== document.activeElement) { tab.focus({ preventScroll: true }); }
+  });
+
   // A request htmx does not swap (403, 404, 500, network down) still tells the person something.
   document.addEventListener("htmx:responseError", function (event) {
     var status = event.detail.xhr.status;
