@@ -171,6 +171,11 @@ if TASK_BACKEND == "rq":
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
 else:
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# The database backend's task results: finished ones are pruned after this many days (failed ones
+# after four times as many); a row still "running" after TASK_LOST_AFTER seconds lost its worker
+# (servicebay/core/housekeeping.py). Longer than RQ_JOB_TIMEOUT: a task may legitimately run that long.
+TASK_RESULTS_KEEP_DAYS = int(os.environ.get("TASK_RESULTS_KEEP_DAYS", "7"))
+TASK_LOST_AFTER = int(os.environ.get("TASK_LOST_AFTER", str(6 * 3600)))
 RQ_QUEUES = {
     "default": {
         "URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),

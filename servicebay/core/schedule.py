@@ -31,6 +31,7 @@ PERIODIC: list[PeriodicJob] = [
     PeriodicJob("servicebay.warehouse.tasks:warehouse_sync_task", 900),
     PeriodicJob("servicebay.loyalty.tasks:loyalty_expire_points", 3600),
     PeriodicJob("servicebay.loyalty.tasks:loyalty_tiers_refresh", 6 * 3600),
+    PeriodicJob("servicebay.core.tasks:core_task_results_tidy", 3600),
 ]
 
 

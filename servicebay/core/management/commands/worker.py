@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from servicebay.core import housekeeping
 from servicebay.core.schedule import PERIODIC
 
 RQ_JOB_CLASS = "django_tasks_rq.Job"
@@ -31,10 +32,13 @@ class Command(BaseCommand):
     def handle(self, *args, name: str | None, burst: bool, **options):
         backend = settings.TASKS["default"]
         if "django_tasks_db" in backend["BACKEND"]:
-            db_options = {"batch": burst, "verbosity": options["verbosity"]}
-            if name:
-                db_options["worker_id"] = name
-            call_command("db_worker", **db_options)
+            # host:pid unless named: a worker starting later on this machine can tell this one is
+            # gone and mark what it left "running" as lost (core/housekeeping.py).
+            worker_id = name or housekeeping.worker_id()
+            lost = housekeeping.lost_on_this_machine(me=worker_id)
+            if lost:
+                self.stderr.write(f"Marked {lost} task(s) as failed: their worker on this machine is gone.")
+            call_command("db_worker", batch=burst, worker_id=worker_id, verbosity=options["verbosity"])
             return
         # An RQ worker forks once per job: import the task modules (and what they pull in, such as
         # dlt) here, once, so each job starts warm instead of importing them again.
