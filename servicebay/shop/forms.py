@@ -185,8 +185,13 @@ class JobLineForm(UIForm):
     kind = forms.ChoiceField(choices=JobLineKind.choices, label="Type")
     description = forms.CharField(max_length=200, required=False,
                                   widget=forms.TextInput(attrs={"placeholder": "e.g. Replace front pads"}))
-    part = forms.ModelChoiceField(queryset=Part.objects.none(), required=False,
-                                  empty_label="— No part —", help_text="Needed for part lines.")
+    # The part picker searches the catalogue as the advisor types and fills this hidden id; the
+    # catalogue is never rendered, only the submitted id is checked against the active parts.
+    part = forms.ModelChoiceField(
+        queryset=Part.objects.none(), required=False, widget=forms.HiddenInput,
+        error_messages={"invalid_choice": "That part is not in the catalogue or is no longer sold. "
+                                          "Search for it again."},
+    )
     quantity = forms.DecimalField(min_value=Decimal("0.001"), max_digits=10, decimal_places=3,
                                   initial=Decimal("1"), label="Qty / hours",
                                   widget=forms.NumberInput(attrs={"step": "any"}))
@@ -211,6 +216,12 @@ class JobLineForm(UIForm):
                 and "unit_price" not in self.errors):
             self.add_error("unit_price", "Give a unit price.")
         return data
+
+    def chosen_part(self) -> Part | None:
+        """The part the picker shows as chosen: the valid submitted one, else the initial one."""
+        if self.is_bound:
+            return getattr(self, "cleaned_data", {}).get("part")
+        return self.initial.get("part")
 
     def service_arguments(self) -> dict:
         data = self.cleaned_data

@@ -264,6 +264,31 @@ def part_list_active() -> QuerySet[Part]:
     return Part.objects.filter(is_active=True)
 
 
+PART_SEARCH_LIMIT = 20
+
+
+def part_search(*, query: str, limit: int = PART_SEARCH_LIMIT) -> list[Part]:
+    """Up to ``limit`` active parts for the job line's part picker: part numbers first, then names.
+
+    A part number matches from its start, as typed or upper-cased: a left-anchored LIKE, which
+    PostgreSQL answers from the ``varchar_pattern_ops`` index Django adds beside the unique one on
+    ``sku`` whatever the collation. Names match anywhere (a scan) and are asked only when the
+    numbers leave room, so one or two queries whatever the catalogue's size.
+    """
+    query = query.strip()
+    if not query:
+        return []
+    parts = part_list_active().only("pk", "sku", "name", "price")
+    by_number = Q()
+    for prefix in dict.fromkeys([query, query.upper()]):
+        by_number |= Q(sku__startswith=prefix)
+    found = list(parts.filter(by_number).order_by("sku")[:limit])
+    if len(found) < limit:
+        found += parts.filter(name__icontains=query).exclude(pk__in=[p.pk for p in found]).order_by(
+            "name", "sku")[: limit - len(found)]
+    return found
+
+
 def customer_rows(*, query: str = "") -> QuerySet[Customer]:
     """The customers list: search results with each customer's vehicles (for plates)."""
     return customer_search(query=query).prefetch_related("vehicles")

@@ -23,6 +23,7 @@ urlpatterns = [
     path("job-cards/", views.job_card_list, name="job_card_list"),
     path("job-cards/<int:pk>/", views.job_card_detail, name="job_card_detail"),
     path("job-cards/<int:pk>/lines/", views.job_line_add, name="job_line_add"),
+    path("job-cards/<int:pk>/parts/", views.job_card_part_search, name="job_card_part_search"),
     path("job-cards/<int:pk>/lines/<int:line_id>/remove/", views.job_line_remove,
          name="job_line_remove"),
     path("job-cards/<int:pk>/status/", views.job_card_transition, name="job_card_transition"),
