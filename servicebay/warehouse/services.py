@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 FULL_BATCH = 50_000
 CHANGED_BATCH = 50_000
 LOCK_KEY = 0x5B_0A7E_57  # the PostgreSQL advisory lock of the warehouse sync
+# dlt loads Arrow tables into Postgres through CSV COPY with FORCE_NULL on every nullable column,
+# which reads an empty string as NULL; INSERT … VALUES keeps '' and NULL apart.
+LOADER_FILE_FORMAT = {"postgres": "insert_values"}
 
 Progress = Callable[[str, int, int | None], None]  # (table, rows done now, total or None)
 
@@ -210,13 +213,18 @@ def _extract_changes(plan: TablePlan, upto: capture.Position, transform,
 
 def _pipeline(cfg: WarehouseConfig):
     import dlt
+    from dlt.common.destination import Destination
 
+    # A full reload, like a merge, lands in the staging dataset and then replaces the table in one
+    # transaction. dlt's default (truncate-and-insert) empties the table before loading: a reload
+    # failing half-way would leave it empty, and the next, incremental, run adds only the changes.
     if cfg.destination == "duckdb":
         cfg.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         destination = dlt.destinations.duckdb(str(cfg.duckdb_path),
                                               replace_strategy="insert-from-staging")
     else:
-        destination = cfg.destination
+        destination = Destination.from_reference(cfg.destination,
+                                                 replace_strategy="insert-from-staging")
     cfg.pipelines_dir.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name="servicebay_warehouse", destination=destination, dataset_name=cfg.dataset,
@@ -318,7 +326,7 @@ def warehouse_sync(
                           progress)
                 for plan in plans
             ]
-            pipeline.run(resources)
+            pipeline.run(resources, loader_file_format=LOADER_FILE_FORMAT.get(cfg.destination))
             duplicates = duplicate_keys(pipeline, plans)
             if duplicates:
                 raise DuplicateKeys(

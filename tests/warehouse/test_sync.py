@@ -3,7 +3,6 @@ import subprocess
 import sys
 from decimal import Decimal
 
-import duckdb
 import pytest
 from django.db import connection
 
@@ -17,7 +16,7 @@ from servicebay.warehouse.tables import available_tables
 from tests import factories
 from tests.factories import SYSTEM
 from tests.segments.helpers import complete_visit
-from tests.warehouse.conftest import source_rows, warehouse_rows
+from tests.warehouse.conftest import DATASET, source_rows, warehouse_rows
 
 # PostgreSQL: the sync reads only below the oldest open transaction, so the test's own writes
 # must be committed (a transactional test case), exactly as in production.
@@ -138,7 +137,13 @@ def test_a_failed_run_does_not_advance_the_cursor(warehouse):
     _assert_equal(warehouse, ["customers"])
 
 
-def test_the_post_load_check_finds_duplicate_keys_among_the_loaded_rows(warehouse):
+def _duplicate_rows(destination, name: str, where: str = "") -> None:
+    """Insert a second copy of rows already loaded into ``name`` (behind dlt's back)."""
+    table = f"{DATASET}.{name}"
+    destination.query(f"INSERT INTO {table} SELECT * FROM {table} {where}")
+
+
+def test_the_post_load_check_finds_duplicate_keys_among_the_loaded_rows(destination):
     from servicebay.warehouse.services import TablePlan, _pipeline, duplicate_keys
 
     customers = _populate(3)
@@ -151,22 +156,18 @@ def test_the_post_load_check_finds_duplicate_keys_among_the_loaded_rows(warehous
     full = TablePlan(table=tables["locations"], state=None, full=True, since=None)
     pipeline = _pipeline(warehouse_config())
     assert duplicate_keys(pipeline, [merged, full]) == {}
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("INSERT INTO servicebay.customers SELECT * FROM servicebay.customers WHERE id = ?",
-                    [customers[0].pk])
-        con.execute("INSERT INTO servicebay.locations SELECT * FROM servicebay.locations")
+    _duplicate_rows(destination, "customers", f"WHERE id = {customers[0].pk}")
+    _duplicate_rows(destination, "locations")
     assert duplicate_keys(pipeline, [merged, full]) == {"customers": 1, "locations": 1}
 
 
-def test_a_merge_heals_a_duplicated_row_it_touches(warehouse):
+def test_a_merge_heals_a_duplicated_row_it_touches(destination):
     customers = _populate(3)
     sync()
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("INSERT INTO servicebay.customers SELECT * FROM servicebay.customers WHERE id = ?",
-                    [customers[1].pk])
+    _duplicate_rows(destination, "customers", f"WHERE id = {customers[1].pk}")
     shop.customer_update(customer=customers[1], actor=SYSTEM, last_name="Healed")
     assert sync().status == RunStatus.SUCCEEDED
-    _assert_equal(warehouse, ["customers"])
+    assert destination.rows("customers") == source_rows("customers")
 
 
 def test_a_second_sync_while_one_runs_is_refused(warehouse):
@@ -186,29 +187,27 @@ def test_a_second_sync_while_one_runs_is_refused(warehouse):
                 warehouse_sync(triggered_by="test")
 
 
-def test_pseudonymised_sync_hashes_personal_fields_consistently(warehouse):
+def test_pseudonymised_sync_hashes_personal_fields_consistently(destination):
     customers = _populate(4)
     run = sync(pseudonymise=True)
     assert run.status == RunStatus.SUCCEEDED, run.error
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        rows = con.execute("SELECT id, email, first_name, birthday FROM servicebay.customers ORDER BY id").fetchall()
+    rows = destination.query(f"SELECT id, email, first_name, birthday FROM {DATASET}.customers ORDER BY id")
     emails = {r[1] for r in rows}
     assert all(e.startswith("p_") for e in emails)
     assert not any(c.email in emails for c in customers)
     # Turning it off reloads the personal tables in clear.
     run = sync(pseudonymise=False)
     assert run.tables["customers"]["mode"] == RunMode.FULL
-    _assert_equal(warehouse, ["customers"])
+    assert destination.rows("customers") == source_rows("customers")
 
 
-def test_money_and_time_types_survive_the_round_trip(warehouse):
+def test_money_and_time_types_survive_the_round_trip(destination):
     location = factories.make_location()
     vehicle = factories.make_vehicle(factories.make_customer(home_location=location))
     card = complete_visit(vehicle, amount="1234.56", location=location)
     sync()
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        total, completed = con.execute(
-            "SELECT total, completed_at FROM servicebay.job_cards WHERE id = ?", [card.pk]
-        ).fetchone()
+    total, completed = destination.query(
+        f"SELECT total, completed_at FROM {DATASET}.job_cards WHERE id = {card.pk}"
+    )[0]
     assert total == Decimal("1234.56")
     assert completed == card.completed_at
