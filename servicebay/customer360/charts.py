@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.utils.html import format_html, format_html_join
+from django.utils.dates import MONTHS_3
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from servicebay.core.money import format_money
@@ -73,39 +75,43 @@ def spend_visits_svg(series: Sequence[MonthPoint], currency: str, *, title_id: s
             _visits_label(visits_max * fraction),
         ))
 
+    # One element per month: plain str.format with the one piece of text (the label) escaped —
+    # what format_html does, without escaping every number of every element again.
     bars, labels, points = [], [], []
     bar_w = max(slot * 0.62, 2)
     labelled_year = None
     for i, point in enumerate(series):
         x = LEFT + i * slot + (slot - bar_w) / 2
         spend = float(point.spend)
-        label = f"{point.month:%b %Y}: {format_money(point.spend, currency)}, " + _visits_text(point.visits)
+        label = escape(
+            f"{point.month:%b %Y}: {format_money(point.spend, currency)}, " + _visits_text(point.visits)
+        )
         if spend > 0:
             y = y_spend(spend)
-            bars.append(format_html(
-                '<rect class="c360-chart__bar" x="{}" y="{}" width="{}" height="{}" rx="2">'
-                "<title>{}</title></rect>",
-                _fmt(x), _fmt(y), _fmt(bar_w), _fmt(TOP + plot_h - y), label,
-            ))
+            bars.append(
+                f'<rect class="c360-chart__bar" x="{_fmt(x)}" y="{_fmt(y)}" width="{_fmt(bar_w)}"'
+                f' height="{_fmt(TOP + plot_h - y)}" rx="2"><title>{label}</title></rect>'
+            )
         cx = LEFT + i * slot + slot / 2
         points.append((cx, y_visits(point.visits), label))
         if i % 3 == 0 or count <= 12:
             year = point.month.year
             text = f"{point.month:%b}" if year == labelled_year else f"{point.month:%b %y}"
             labelled_year = year
-            labels.append(format_html(
-                '<text class="c360-chart__axis" x="{}" y="{}" text-anchor="middle">{}</text>',
-                _fmt(cx), HEIGHT - 8, text,
-            ))
+            labels.append(
+                f'<text class="c360-chart__axis" x="{_fmt(cx)}" y="{HEIGHT - 8}"'
+                f' text-anchor="middle">{escape(text)}</text>'
+            )
 
     line = format_html(
         '<polyline class="c360-chart__line" points="{}"/>',
         " ".join(f"{_fmt(x)},{_fmt(y)}" for x, y, _ in points),
     ) if points else ""
-    dots = format_html_join(
-        "", '<circle class="c360-chart__dot" cx="{}" cy="{}" r="3"><title>{}</title></circle>',
-        ((_fmt(x), _fmt(y), label) for x, y, label in points),
-    )
+    dots = mark_safe("".join(  # the labels were escaped above, the rest are numbers
+        f'<circle class="c360-chart__dot" cx="{_fmt(x)}" cy="{_fmt(y)}" r="3">'
+        f"<title>{label}</title></circle>"
+        for x, y, label in points
+    ))
     total_spend = sum((p.spend for p in series), Decimal("0"))
     total_visits = sum(p.visits for p in series)
     busiest = max(series, key=lambda p: (p.spend, p.visits), default=None)
@@ -127,11 +133,32 @@ def spend_visits_svg(series: Sequence[MonthPoint], currency: str, *, title_id: s
         "</svg>",
         w=WIDTH, h=HEIGHT, id=title_id, summary=summary,
         grid=mark_safe("".join(grid)),  # each piece was built by format_html
-        bars=mark_safe("".join(bars)),
+        bars=mark_safe("".join(bars)),  # numbers and escaped labels
         line=line, dots=dots,
         labels=mark_safe("".join(labels)),
         left=LEFT, right=WIDTH - RIGHT, base=_fmt(TOP + plot_h),
     )
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One month of the chart's table: what ``date:"M Y"``, the count and ``money`` would show."""
+
+    month: str
+    visits: int
+    spend: str
+
+
+def chart_table_rows(series: Sequence[MonthPoint], currency: str) -> list[TableRow]:
+    """The chart's figures as table rows, newest month first, formatted once in Python."""
+    return [
+        TableRow(
+            month=f"{str(MONTHS_3[point.month.month]).title()} {point.month.year:04d}",
+            visits=point.visits,
+            spend=format_money(point.spend, currency or "USD"),
+        )
+        for point in reversed(series)
+    ]
 
 
 def _visits_label(value: float) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
+from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 
 from servicebay.core.money import format_money
 from servicebay.core.timezones import local
@@ -88,6 +89,16 @@ class Context:
             return format_money(Decimal(str(amount)), currency or self.currency)
         except (InvalidOperation, ValueError):
             return ""
+
+
+def shown_at(value: datetime, time_zone: str) -> str:
+    """``value`` in ``time_zone`` as Django's ``date:"D j M Y, H:i"`` writes it ("Tue 3 Mar 2026,
+    14:05"), with the same translated day and month names, at a fraction of the filter's cost."""
+    shown = local(value, time_zone)
+    return (
+        f"{WEEKDAYS_ABBR[shown.weekday()]} {shown.day} {str(MONTHS_3[shown.month]).title()} "
+        f"{shown.year:04d}, {shown.hour:02d}:{shown.minute:02d}"
+    )
 
 
 Describer = Callable[[dict, Context], Line]

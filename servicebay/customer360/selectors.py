@@ -193,10 +193,21 @@ class FeedItem:
     event: Event
     line: feed.Line
     family: feed.Family | None
+    time_zone: str = "UTC"  # where the feed shows its times (the customer's zone)
 
     @property
     def actor(self) -> str:
         return actor_display(self.event)
+
+    @property
+    def occurred_iso(self) -> str:
+        """``occurred_at|date:'c'``: ISO 8601 in the active zone (the <time> element's datetime)."""
+        return timezone.localtime(self.event.occurred_at).isoformat()
+
+    @property
+    def occurred_shown(self) -> str:
+        """``occurred_at|in_zone:time_zone|date:"D j M Y, H:i"`` without the template filters."""
+        return feed.shown_at(self.event.occurred_at, self.time_zone)
 
 
 def actor_display(event: Event) -> str:
@@ -251,6 +262,7 @@ def customer_activity(
             event=event,
             line=feed.describe(event.kind, event.payload, ctx),
             family=feed.family_of(event.kind),
+            time_zone=time_zone,
         )
         for event in page.items
     ]
@@ -341,6 +353,12 @@ def customer_360(*, customer_id: int, now: datetime | None = None) -> Customer36
     customer = customer_for_console(customer_id=customer_id)
     spend = customer_spend_summary(customer=customer, now=now)
     time_zone = customer.effective_time_zone
+    whats_next = VISITS.call("whats_next", customer_id=customer.pk, tz_name=time_zone, now=now,
+                             vehicles=customer.vehicles.all())
+    # "What's next" counted the open recommendations already: the KPIs reuse that (one query less).
+    open_recommendations = (
+        (whats_next.open_total, whats_next.open_value) if whats_next is not None else None
+    )
     view = Customer360(
         customer=customer,
         now=now,
@@ -351,9 +369,9 @@ def customer_360(*, customer_id: int, now: datetime | None = None) -> Customer36
             customer_id=customer.pk, currency=spend.currency, time_zone=time_zone, now=now
         ),
         pinned_notes=customer_pinned_notes(customer_id=customer.pk),
-        visits=VISITS.call("visit_kpis", customer_id=customer.pk, now=now),
-        whats_next=VISITS.call("whats_next", customer_id=customer.pk, tz_name=time_zone, now=now,
-                               vehicles=customer.vehicles.all()),
+        visits=VISITS.call("visit_kpis", customer_id=customer.pk, now=now,
+                           open_recommendations=open_recommendations),
+        whats_next=whats_next,
         loyalty=LOYALTY.call("loyalty_summary", customer_id=customer.pk, now=now),
         consent=MESSAGING.call("consent_badges", customer_id=customer.pk),
         last_contacted_at=MESSAGING.call("last_contacted_at", customer_id=customer.pk),

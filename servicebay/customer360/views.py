@@ -20,7 +20,7 @@ from servicebay.shop import selectors as shop_selectors
 from servicebay.shop import services as shop_services
 
 from . import selectors
-from .charts import spend_visits_svg
+from .charts import chart_table_rows, spend_visits_svg
 from .feed import FAMILIES
 from .forms import AppointmentForm, MessageForm, NoteForm
 from .providers import MESSAGING
@@ -70,6 +70,7 @@ def _overview_context(
         ),
         "families": FAMILIES,
         "chart": spend_visits_svg(view.series, view.currency),
+        "chart_rows": chart_table_rows(view.series, view.currency),
         "note_form": note_form or NoteForm(),
         "appointment_form": appointment_form,
         "message_form": message_form,

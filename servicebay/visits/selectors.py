@@ -225,6 +225,7 @@ class IntervalDue:
 class WhatsNext:
     open_recommendations: list[OpenRecommendation] = field(default_factory=list)
     open_total: int = 0  # all open recommendations; the list shows the newest few
+    open_value: Decimal = Decimal("0")  # their estimated value
     intervals: list[IntervalDue] = field(default_factory=list)
     mileage: dict[int, VehicleMileage] = field(default_factory=dict)
     recovered_count: int = 0
@@ -399,8 +400,11 @@ def whats_next(
         for rec in shown
     ]
     # Always counted (not only when the list is full), so the query count never depends on data.
-    # A separate COUNT, not a window over the list: that would join and sort every open row.
-    result.open_total = open_list.order_by().count()
+    # A separate COUNT, not a window over the list: that would join and sort every open row. The
+    # value comes with it, so the KPIs can reuse both (``visit_kpis(open_recommendations=…)``).
+    totals = open_list.order_by().aggregate(n=Count("id"), value=Sum("estimated_price"))
+    result.open_total = totals["n"]
+    result.open_value = quantize_money(totals["value"] or 0)
     for vid, readings in vehicle_odometer_readings(vehicle_ids=list(vehicles)).items():
         fit = fit_mileage(readings)
         estimate = vehicles[vid].odometer
@@ -443,10 +447,16 @@ class VisitKpis:
     currency: str
 
 
-def visit_kpis(*, customer_id: int, now: datetime | None = None) -> VisitKpis:
-    """Visit KPIs of one customer in three queries: totals, open recommendations, last visit.
+def visit_kpis(
+    *, customer_id: int, now: datetime | None = None,
+    open_recommendations: tuple[int, Decimal] | None = None,
+) -> VisitKpis:
+    """Visit KPIs of one customer in three queries: totals, open recommendations, last visit
+    (two when the open recommendations are given).
 
     Spend counts checked-out visits only: money for work still on the lift is not spent yet.
+    ``open_recommendations``: (count, value) of all the customer's open recommendations when the
+    caller has them already — ``whats_next`` without a vehicle filter reads them (one query less).
     """
     now = now or timezone.now()
     done = Q(check_out_at__isnull=False)
@@ -457,9 +467,12 @@ def visit_kpis(*, customer_id: int, now: datetime | None = None) -> VisitKpis:
         average_satisfaction=Avg("satisfaction_score"),
         rated_visits=Count("id", filter=Q(satisfaction_score__isnull=False)),
     )
-    open_recs = recommendation_open_list(customer_id=customer_id).order_by().aggregate(
-        n=Count("id"), value=Sum("estimated_price")
-    )
+    if open_recommendations is None:
+        open_recs = recommendation_open_list(customer_id=customer_id).order_by().aggregate(
+            n=Count("id"), value=Sum("estimated_price")
+        )
+    else:
+        open_recs = {"n": open_recommendations[0], "value": open_recommendations[1]}
     last_visit = (
         CustomerVisit.objects.filter(customer_id=customer_id)
         .select_related("location", "vehicle")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
@@ -64,6 +65,14 @@ class Timeline:
     page: Page
     filter_query: str
     whats_next: selectors.WhatsNext | None = None
+    vehicle_id: int | None = None  # the vehicle filter "What's next" was read with
+
+    @property
+    def open_recommendations(self) -> tuple[int, Decimal] | None:
+        """All open recommendations (count, value) when "What's next" read them unfiltered."""
+        if self.whats_next is None or self.vehicle_id:
+            return None
+        return self.whats_next.open_total, self.whats_next.open_value
 
 
 def _timeline(request: HttpRequest, customer: Customer, *, with_whats_next: bool) -> Timeline:
@@ -94,7 +103,7 @@ def _timeline(request: HttpRequest, customer: Customer, *, with_whats_next: bool
             tz_name=customer.effective_time_zone,
         )
     return Timeline(customer=customer, form=form, page=page, filter_query=query.urlencode(),
-                    whats_next=whats_next)
+                    whats_next=whats_next, vehicle_id=filters.vehicle_id)
 
 
 @require_GET
@@ -129,7 +138,9 @@ def timeline(request: HttpRequest, customer_id: int) -> HttpResponse:
         return response
     if fragment == "body":
         return render(request, "visits/partials/timeline_body.html", context, status=status)
-    context["kpis"] = selectors.visit_kpis(customer_id=customer.pk)
+    context["kpis"] = selectors.visit_kpis(
+        customer_id=customer.pk, open_recommendations=data.open_recommendations
+    )
     return render(request, "visits/timeline.html", context, status=status)
 
 

@@ -4,6 +4,7 @@
 - ``{{ prediction.plus_minus_days|plus_minus }}`` → ``± 9 days`` (empty when unknown).
 - ``{{ 40|days_ago }}`` → ``40 days ago``; ``{{ line|line_amount }}`` → signed net of a job line.
 - ``{{ card.lines.all|lines_of_kind:"labor,fee" }}``; ``{{ errors|get_item:rec.pk }}``.
+- ``{% reading_rows mileage time_zone %}`` → the ``<tr>`` rows of a vehicle's odometer readings.
 """
 
 from __future__ import annotations
@@ -11,6 +12,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
+from django.contrib.humanize.templatetags.humanize import intcomma
+from django.templatetags.tz import do_timezone
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 
 from servicebay.shop.services import line_amounts
 
@@ -57,3 +63,24 @@ def lines_of_kind(lines, kinds: str) -> list:
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.simple_tag(takes_context=True)
+def reading_rows(context, mileage, tz_name: str) -> SafeString:
+    """A vehicle's readings as table rows (date in ``tz_name``, odometer, source).
+
+    Every service interval of a vehicle lists the same readings: the rows are built once per
+    vehicle and page, not once per interval (up to 100 readings each).
+    """
+    key = ("visits.reading_rows", id(mileage), tz_name)
+    cache = context.render_context
+    if key not in cache:
+        cache[key] = format_html_join(
+            "", "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            (
+                (date_format(do_timezone(reading.at, tz_name), "j M Y"), intcomma(reading.odometer),
+                 reading.source)
+                for reading in mileage.readings
+            ),
+        )
+    return cache[key]
