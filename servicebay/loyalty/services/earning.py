@@ -35,9 +35,7 @@ def points_earn_for_job_card(
     earns again — its earlier earn was reversed — so the idempotency key counts completions.
     """
     now = now or timezone.now()
-    program, balance = program_balance_lock(
-        customer_id=job_card.customer_id, currency=job_card.location.currency
-    )
+    program, balance = program_balance_lock(job_card=job_card)
     if program is None:
         return None
     rules = program_rules(program)

@@ -14,9 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Subquery
 
 from servicebay.activity.services import record
 from servicebay.core.actors import Actor
+from servicebay.shop.models import JobCard, Location
 
 from ..choices import ReferenceType, TransactionType
 from ..errors import PointsOverdraw
@@ -60,22 +62,29 @@ def balance_lock(
 
 
 def program_balance_lock(
-    *, customer_id: int, currency: str
+    *, job_card: JobCard
 ) -> tuple[LoyaltyProgram | None, CustomerLoyaltyBalance | None]:
-    """The active program of ``currency`` and the customer's balance in it (locked), if any.
+    """The active program of the job card's currency (its location's) and the card's customer's
+    balance in it (locked), if any.
 
-    One query for an enrolled customer — the balance with its program, rules and customer — where
-    ``program_for_currency`` + ``balance_lock`` take two. Enrolling stays with ``balance_lock``.
+    One query for an enrolled customer — the balance with its program, rules and customer, and the
+    location's currency as a subquery unless the card carries its location — where
+    ``program_for_currency`` + ``balance_lock`` take two or three. Enrolling stays with
+    ``balance_lock``.
     """
+    currency = (
+        job_card.location.currency if JobCard.location.is_cached(job_card)
+        else Subquery(Location.objects.filter(pk=job_card.location_id).values("currency"))
+    )
     found = list(
         CustomerLoyaltyBalance.objects.select_for_update(of=("self",))
         .select_related("customer", "program__current_version")
-        .filter(customer_id=customer_id, program__currency=currency, program__is_active=True)
+        .filter(customer_id=job_card.customer_id, program__currency=currency, program__is_active=True)
         .order_by()[:1]
     )
     if found:
         return found[0].program, found[0]
-    return program_for_currency(currency), None
+    return program_for_currency(job_card.location.currency), None
 
 
 def post_row(

@@ -59,7 +59,7 @@ def points_redeem(
             f"A {card.get_status_display().lower()} job card cannot take a discount; reopen it first.",
             field="job_card",
         )
-    program, balance = program_balance_lock(customer_id=card.customer_id, currency=card.location.currency)
+    program, balance = program_balance_lock(job_card=card)
     if program is None:
         raise NoActiveProgram(f"No active loyalty program covers {card.location.currency}.",
                               field="points")
