@@ -8,7 +8,9 @@ and discount lines whose totals follow ``shop.services.line_amounts``, and the a
 services would have recorded. Every job card also gets its ``CustomerVisit`` (scheduled iff it
 came from an appointment), with the recommendations made during it and the satisfaction score
 given after it. Those draw on a second random stream, so the shop rows stayed as they were, bar the
-rare extra booking that would have overlapped a stay still in progress (now skipped).
+rare extra booking that would have overlapped a stay still in progress (now skipped). Each
+customer's loyalty points history is replayed from their completed cards on a third stream
+(``loyalty.LedgerPlayer``); a redemption adds its discount line to the card it paid.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from servicebay.shop.validators import vin_check_digit
 from servicebay.visits.choices import RecommendationStatus, SatisfactionSource, VisitType
 
 from . import catalog
+from .loyalty import CardSeen, LedgerPlayer, Programme
 
 HISTORY_DAYS = 5 * 365
 UPCOMING_DAYS = 14
@@ -76,7 +79,7 @@ EVENT_FIELDS = (
 )
 TABLES = (
     "customer", "vehicle", "appointment", "appointment_service", "job_card", "job_line", "visit",
-    "visit_recommendation", "note", "event",
+    "visit_recommendation", "note", "loyalty_balance", "loyalty_transaction", "event",
 )
 
 APPOINTMENT_NOTES = (
@@ -158,6 +161,7 @@ class World:
     next_ids: dict[str, int]
     as_of: datetime  # aware, UTC
     customers: int
+    loyalty: dict[str, Programme] = field(default_factory=dict)  # the active programme by currency
 
     def take_id(self, table: str) -> int:
         value = self.next_ids[table]
@@ -274,13 +278,16 @@ class HistoryGenerator:
         self._groups: dict[tuple, tuple] = {}
         self._labels: dict[int, str] = {}
         self._today_local = {loc.id: world.as_of.astimezone(loc.zone).date() for loc in world.locations}
+        # Points history on a third random stream, replayed per customer once their cards exist.
+        self._ledger = LedgerPlayer(self, seed) if world.loyalty else None
+        self._cards: list[CardSeen] = []  # this customer's completed job cards
 
     # --- small helpers ----------------------------------------------------------------------
 
     def _staff(self, ids: list[int]) -> int | None:
         return self.rng.choice(ids) if ids else None
 
-    def _event(self, chunk: Chunk, kind: str, customer_id: int, subject: str, subject_id: int,
+    def _event(self, chunk: Chunk, kind: str, customer_id: int | None, subject: str, subject_id: int,
                user_id: int | None, at: datetime, payload: dict | str, label: str | None = None) -> None:
         """One activity row; ``payload`` may be pre-rendered JSON text for the hot paths."""
         if label is None and user_id is None:
@@ -308,8 +315,12 @@ class HistoryGenerator:
     def chunks(self, size: int, on_progress: Callable[[int], None] | None = None):
         """Yield ``Chunk``s of about ``size`` customers each, until all customers are made."""
         remaining = self.world.customers
+        first = True
         while remaining > 0:
             chunk = Chunk()
+            if first and self._ledger is not None:
+                self._ledger.opening(chunk)
+            first = False
             count = min(size, remaining)
             for _ in range(count):
                 self._customer(chunk)
@@ -321,6 +332,7 @@ class HistoryGenerator:
     def _customer(self, chunk: Chunk) -> None:
         rng, world = self.rng, self.world
         cid = world.take_id("customer")
+        self._cards = []
         loc = world.locations[min(int(rng.random() ** 1.3 * len(world.locations)), len(world.locations) - 1)]
         city = loc.city
         first = rng.choice(catalog.FIRST_NAMES)
@@ -365,6 +377,8 @@ class HistoryGenerator:
             self._note(chunk, cid, created, city.currency)
         row = chunk.rows["customer"][row_index]
         chunk.rows["customer"][row_index] = (*row[:-1], state["updated"])
+        if self._ledger is not None and self._cards:
+            self._ledger.play(chunk, cid, self._cards)
 
     def _note_count(self) -> int:
         roll = self.rng.random()
@@ -631,6 +645,7 @@ class HistoryGenerator:
         ))
         state["updated"] = max(state["updated"], last_change)
         subject = "shop.jobcard"
+        first_event = len(chunk.rows["event"])
         self._event(chunk, "jobcard.opened", cid, subject, jid, advisor, opened,
                     {"number": number, "location": loc.name, "vehicle": label})
         steps = (
@@ -654,6 +669,11 @@ class HistoryGenerator:
             out = min(cancelled_at + timedelta(minutes=self.vrng.randint(5, 30)), self.as_of)
         self._customer_visit(chunk, cid, vid, loc, jid, status, appointment_id, advisor, odometer,
                              opened, out, total, label, templates, lines)
+        if self._ledger is not None and completed is not None:
+            self._cards.append(CardSeen(
+                jid, loc, number, advisor, completed, closed, lines, len(chunk.rows["job_card"]) - 1,
+                len(chunk.rows["visit"]) - 1, range(first_event, len(chunk.rows["event"])),
+            ))
 
     def _customer_visit(self, chunk: Chunk, cid: int, vid: int, loc: ShopLocation, jid: int,
                         card_status: str, appointment_id: int | None, advisor: int | None,

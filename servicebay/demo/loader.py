@@ -131,6 +131,9 @@ class BulkWriter:
                     cursor.execute(definition)
             return
         with transaction.atomic(), connection.cursor() as cursor:
+            # Dropping a foreign key needs its tables free of pending (deferred) checks, e.g. of
+            # rows the caller wrote earlier in this transaction: run those checks now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(
                 "SELECT c.conname, c.conrelid::regclass::text, pg_get_constraintdef(c.oid) "
                 "FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
@@ -158,6 +161,26 @@ class BulkWriter:
                 cursor.execute(
                     f"ALTER TABLE {table} ADD CONSTRAINT {connection.ops.quote_name(name)} {definition}"
                 )
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's foreign keys are deferred
+
+    @contextmanager
+    def triggers_paused(self, model_list: Sequence[type[models.Model]]) -> Iterator[None]:
+        """PostgreSQL: switch the tables' own triggers off for a load inside the caller's transaction.
+
+        For row triggers that check a table-wide invariant per row (the points ledger sums), which
+        cost O(rows²) on a bulk load; the caller checks the invariant once, set-based, before this
+        switches them back on. DDL is transactional: other sessions never see them off.
+        Foreign-key triggers are system triggers and stay on. No-op on SQLite (it has none).
+        """
+        if self.vendor != "postgresql":
+            yield
+            return
+        with connection.cursor() as cursor:
+            for model in model_list:
+                cursor.execute(f'ALTER TABLE "{model._meta.db_table}" DISABLE TRIGGER USER')
+            yield
+            for model in model_list:
+                cursor.execute(f'ALTER TABLE "{model._meta.db_table}" ENABLE TRIGGER USER')
 
     def _txid(self) -> int:
         with connection.cursor() as cursor:

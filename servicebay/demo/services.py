@@ -1,8 +1,9 @@
 """Demo and benchmark data: the demo staff accounts and the deterministic history loader.
 
 This is the one place that writes other apps' tables directly: a history of millions of rows
-cannot go through one service call per change. It writes exactly the rows (and events) the shop
-and visits services would have written, and tests hold it to that (``tests/demo/test_seed.py``).
+cannot go through one service call per change. It writes exactly the rows (and events) the shop,
+visits and loyalty services would have written, and tests hold it to that
+(``tests/demo/test_seed.py``, ``tests/demo/test_seed_loyalty.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ from django.utils import timezone
 from servicebay.activity.models import Event
 from servicebay.core.errors import DomainError
 from servicebay.core.roles import Role
+from servicebay.loyalty.models import (
+    CustomerLoyaltyBalance,
+    LoyaltyProgram,
+    LoyaltyRuleVersion,
+    LoyaltyTransaction,
+)
 from servicebay.shop.models import (
     Appointment,
     Customer,
@@ -40,7 +47,7 @@ from servicebay.shop.models import (
 )
 from servicebay.visits.models import CustomerVisit, VisitRecommendation
 
-from . import catalog, generator
+from . import catalog, generator, loyalty
 from .loader import BulkWriter, TableShape
 
 DEMO_PASSWORD = "servicebay-demo"  # noqa: S105 - documented demo credential, never for production
@@ -194,6 +201,8 @@ def _shapes() -> dict[str, TableShape]:
         "visit": TableShape(CustomerVisit, generator.VISIT_FIELDS),
         "visit_recommendation": TableShape(VisitRecommendation, generator.RECOMMENDATION_FIELDS),
         "note": TableShape(Note, generator.NOTE_FIELDS),
+        "loyalty_balance": TableShape(CustomerLoyaltyBalance, loyalty.BALANCE_FIELDS),
+        "loyalty_transaction": TableShape(LoyaltyTransaction, loyalty.TRANSACTION_FIELDS),
         "event": TableShape(Event, generator.EVENT_FIELDS),
     }
 
@@ -201,8 +210,10 @@ def _shapes() -> dict[str, TableShape]:
 MODELS = {
     "customer": Customer, "vehicle": Vehicle, "appointment": Appointment,
     "appointment_service": Appointment.services.through, "job_card": JobCard, "job_line": JobLine,
-    "visit": CustomerVisit, "visit_recommendation": VisitRecommendation, "note": Note, "event": Event,
+    "visit": CustomerVisit, "visit_recommendation": VisitRecommendation, "note": Note,
+    "loyalty_balance": CustomerLoyaltyBalance, "loyalty_transaction": LoyaltyTransaction, "event": Event,
 }
+LEDGER_MODELS = (CustomerLoyaltyBalance, LoyaltyTransaction)
 
 
 def _produce(history: generator.HistoryGenerator, size: int, queue) -> None:
@@ -272,11 +283,13 @@ def demo_seed(
         demo_users_ensure()
     locations = _ensure_locations(generator.location_count(customers), history_start)
     templates, part_ids, part_prices = _ensure_catalog()
+    programmes = loyalty.programmes_ensure([loc.city.currency for loc in locations],
+                                           history_start - timedelta(days=30))
     world = generator.World(
         locations=locations, templates=templates, part_ids=part_ids, part_prices=part_prices,
         advisor_ids=_staff_ids(Role.ADVISOR, Role.MANAGER), technician_ids=_staff_ids(Role.TECHNICIAN),
         next_ids={table: _next_id(model) for table, model in MODELS.items()},
-        as_of=as_of, customers=customers,
+        as_of=as_of, customers=customers, loyalty=programmes,
     )
     shapes = _shapes()
     writer = BulkWriter()
@@ -292,7 +305,10 @@ def demo_seed(
     if restore_style is None:
         restore_style = not allow_existing and customers >= PARALLEL_FROM
     bulk = writer.without_secondary_structures(MODELS.values()) if restore_style else nullcontext()
-    with bulk:
+    # The ledger's per-row sum triggers (PostgreSQL) would scan without their index: one check instead.
+    paused = writer.triggers_paused(LEDGER_MODELS) if restore_style else nullcontext()
+    first_balance = world.next_ids["loyalty_balance"]
+    with bulk, paused:
         for chunk in chunks:
             chunk_started = time.perf_counter()
             with transaction.atomic():
@@ -301,12 +317,14 @@ def demo_seed(
                                  txid_column="txid" if table == "event" else None)
             write_seconds += time.perf_counter() - chunk_started  # commit (and FK checks) included
         bulk_started = time.perf_counter()
+        if restore_style:
+            loyalty.ledger_sums_check(first_balance)
     write_seconds += time.perf_counter() - bulk_started  # index builds and FK validation
     with transaction.atomic():
         for loc in locations:
             Location.objects.filter(pk=loc.id).update(next_job_card_number=loc.next_number)
     finish_started = time.perf_counter()
-    writer.finish([Location, ServiceTemplate, Part, *MODELS.values()])
+    writer.finish([Location, ServiceTemplate, Part, LoyaltyProgram, LoyaltyRuleVersion, *MODELS.values()])
     return SeedReport(
         customers=customers, locations=len(locations),
         rows={table: writer.stats.rows.get(shapes[table].table, 0) for table in generator.TABLES},

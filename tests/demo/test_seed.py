@@ -19,6 +19,12 @@ from django.db import connection
 from servicebay.activity.models import Event
 from servicebay.demo import catalog
 from servicebay.demo.services import DEMO_PASSWORD, demo_seed, demo_users_ensure
+from servicebay.loyalty.models import (
+    CustomerLoyaltyBalance,
+    LoyaltyProgram,
+    LoyaltyRuleVersion,
+    LoyaltyTransaction,
+)
 from servicebay.shop import services as shop_services
 from servicebay.shop.choices import JobCardStatus
 from servicebay.shop.models import (
@@ -41,7 +47,9 @@ AS_OF = "2026-03-02T15:30:00+00:00"
 AS_OF_DT = datetime.fromisoformat(AS_OF)
 SEEDED = (Location, ServiceTemplate, Part, Customer, Vehicle, Appointment,
           Appointment.services.through, JobCard, JobLine, CustomerVisit, VisitRecommendation, Note,
-          Event)
+          LoyaltyProgram, LoyaltyRuleVersion, CustomerLoyaltyBalance, LoyaltyTransaction, Event)
+# The points ledger is append-only (the ORM refuses deletes, PostgreSQL triggers refuse DELETE).
+LEDGER = (LoyaltyTransaction, CustomerLoyaltyBalance, LoyaltyRuleVersion, LoyaltyProgram)
 
 pytestmark = pytest.mark.django_db
 
@@ -68,8 +76,21 @@ def digest() -> str:
 
 
 def wipe() -> None:
+    """Empty the seeded tables (the ledger as a test may: TRUNCATE fires no row triggers), with
+    id counters reset, so a second seed starts where the first did."""
+    tables = [model._meta.db_table for model in LEDGER]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # run the deferred ledger checks now
+            cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        else:
+            for table in tables:
+                cursor.execute(f'DELETE FROM "{table}"')
+            cursor.execute("DELETE FROM sqlite_sequence WHERE name IN (%s, %s, %s, %s)", tables)
     for model in reversed(SEEDED):
-        model.objects.all().delete()
+        if model not in LEDGER:
+            model.objects.all().delete()
 
 
 def test_same_seed_gives_identical_data():

@@ -40,7 +40,9 @@ class Command(BaseCommand):
     help = (
         "Load a deterministic demo history: shops in several time zones, a service and parts "
         "catalog, customers with vehicles, five years of appointments, job cards, notes and "
-        "activity events, and bookings for the next two weeks. The same --seed gives the same "
+        "activity events, a loyalty programme per currency with each member's points history "
+        "(earns, redemptions, expiries, adjustments, tiers), and bookings for the next two weeks. "
+        "The same --seed gives the same "
         "data. Unless --no-users, creates one demo login per role (advisor, technician, manager, "
         f"marketing, admin), all with the password '{services.DEMO_PASSWORD}'; admin is a "
         "superuser."
